@@ -1,0 +1,95 @@
+"""A DNN as a list of layers with explicit data flow, and the cuts between them.
+
+Values are numbered: value 0 is the model input and value ``i + 1`` is the output
+of layer ``i``. Cut ``k`` is the boundary after the first ``k`` layers: the head
+runs layers ``[0, k)`` and the tail runs ``[k, n)``. The values that cross cut
+``k`` (its *live* values) are those produced at or before the cut and consumed
+after it, so skip connections are carried explicitly and ``tail(head(x, k), k)``
+equals the full forward at every ``k``.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import torch
+
+INPUT = 0
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One step of the forward pass.
+
+    ``run`` is called with the values named by ``srcs``, in order, and returns
+    this layer's output value.
+    """
+
+    name: str
+    kind: str
+    srcs: tuple[int, ...]
+    run: Callable[..., Any]
+
+
+class LayerGraph:
+    """Layers in execution order, with the live values of every cut."""
+
+    def __init__(self, layers: Sequence[Layer]):
+        if not layers:
+            raise ValueError('a model needs at least one layer')
+        self.layers = tuple(layers)
+        self.n = len(self.layers)
+        last_use = {INPUT: -1}
+        for i, layer in enumerate(self.layers):
+            for v in layer.srcs:
+                if not 0 <= v <= i:
+                    raise ValueError(f'layer {i} ({layer.name}) reads value {v}, which does not exist yet')
+                last_use[v] = i
+            last_use.setdefault(i + 1, -1)
+        last_use[self.n] = self.n  # the model output is always needed
+        self._last_use = last_use
+        self._live = tuple(
+            tuple(v for v in range(k + 1) if last_use[v] >= k) for k in range(self.n + 1))
+
+    def live(self, k: int) -> tuple[int, ...]:
+        """The value ids crossing cut ``k``, ascending."""
+        self._check_cut(k)
+        return self._live[k]
+
+    def run_layers(self, values: dict[int, Any], start: int, stop: int) -> dict[int, Any]:
+        """Run layers ``[start, stop)`` over ``values`` (which must hold ``live(start)``).
+
+        Returns the values live at ``stop``. Values are released after their last
+        use, so peak memory stays that of the plain forward.
+        """
+        self._check_cut(start)
+        self._check_cut(stop)
+        env = dict(values)
+        last_use = self._last_use
+        for i in range(start, stop):
+            layer = self.layers[i]
+            env[i + 1] = layer.run(*[env[v] for v in layer.srcs])
+            for v in layer.srcs:
+                if last_use[v] == i:
+                    del env[v]
+        return {v: env[v] for v in self._live[stop]}
+
+    @torch.inference_mode()
+    def head(self, x: torch.Tensor, k: int) -> list[Any]:
+        """Run layers ``[0, k)`` and return the values live at cut ``k``."""
+        out = self.run_layers({INPUT: x}, 0, k)
+        return [out[v] for v in self._live[k]]
+
+    @torch.inference_mode()
+    def tail(self, live: Sequence[Any], k: int) -> Any:
+        """Run layers ``[k, n)`` from the values live at cut ``k``; return the output."""
+        ids = self.live(k)
+        if len(live) != len(ids):
+            raise ValueError(f'cut {k} carries {len(ids)} tensors, got {len(live)}')
+        return self.run_layers(dict(zip(ids, live)), k, self.n)[self.n]
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return self.tail(self.head(x, 0), 0)
+
+    def _check_cut(self, k: int) -> None:
+        if not (isinstance(k, int) and 0 <= k <= self.n):
+            raise ValueError(f'split must be an integer in [0, {self.n}], got {k!r}')

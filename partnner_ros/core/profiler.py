@@ -1,0 +1,128 @@
+"""Measure a split model on this machine: per-layer CPU time, and per cut the
+payload bytes and encode/decode time of every codec.
+
+The result is a plain dict (JSON-ready), the input of the simulator and the
+planner: ``partnner profile MODEL --json``.
+"""
+
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from . import codec as codecs
+from .models import SplitModel, sample_input
+from .split import INPUT
+
+
+def sample_image() -> np.ndarray | None:
+    """A real photo (RGB) bundled with ultralytics, if it is installed."""
+    try:
+        import ultralytics
+    except ImportError:
+        return None
+    path = Path(ultralytics.__file__).parent / 'assets' / 'bus.jpg'
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def model_input(model: SplitModel, image: np.ndarray | None = None) -> torch.Tensor:
+    image = sample_image() if image is None else image
+    if image is None:
+        return sample_input(model.input_shape)
+    return model.preprocess(image)[0]
+
+
+@torch.inference_mode()
+def time_layers(model: SplitModel, x: torch.Tensor, repeats: int = 5, warmup: int = 2) -> list[float]:
+    """Median milliseconds of each layer over ``repeats`` forward passes."""
+    graph = model.graph
+    samples: list[list[float]] = [[] for _ in graph.layers]
+    for r in range(warmup + repeats):
+        env = {INPUT: x}
+        for i, layer in enumerate(graph.layers):
+            args = [env[v] for v in layer.srcs]
+            t0 = time.perf_counter()
+            env[i + 1] = layer.run(*args)
+            dt = (time.perf_counter() - t0) * 1e3
+            if r >= warmup:
+                samples[i].append(dt)
+    return [statistics.median(s) for s in samples]
+
+
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, (time.perf_counter() - t0) * 1e3
+
+
+@torch.inference_mode()
+def profile(model: SplitModel, codec_names: list[str] | None = None, repeats: int = 5,
+            image: np.ndarray | None = None) -> dict:
+    """Per-layer and per-cut measurements of ``model`` on this machine."""
+    codec_names = list(codec_names or codecs.CODECS)
+    for name in codec_names:
+        codecs.Codec.parse(name)
+    x = model_input(model, image)
+    layer_ms = time_layers(model, x, repeats)
+    env = {INPUT: x}
+    for i, layer in enumerate(model.graph.layers):
+        env[i + 1] = layer.run(*[env[v] for v in layer.srcs])
+    cuts = []
+    for k in model.splits:
+        facts = model.cut_facts[k]
+        live = model.graph.live(k)
+        entry = {
+            'split': k,
+            'live': [{'name': f'v{v}', 'shape': list(s)} for v, s in zip(live, facts.shapes)],
+            'elements': facts.elements,
+            'head_macs': facts.head_macs,
+            'tail_macs': facts.tail_macs,
+            'head_weight': facts.head_weight,
+            'tail_weight': facts.tail_weight,
+            'edge_ms': sum(layer_ms[:k]),
+            'cloud_ms': sum(layer_ms[k:]),
+            'bytes': {}, 'encode_ms': {}, 'decode_ms': {},
+        }
+        if k < model.num_layers:
+            for name in codec_names:
+                if name == codecs.JPEG and k != 0:
+                    continue
+                wire, enc_ms = _timed(lambda: [codecs.encode(f'v{v}', env[v], name) for v in live])
+                _, dec_ms = _timed(codecs.decode_all, wire)
+                entry['bytes'][name] = sum(len(w.data) for w in wire)
+                entry['encode_ms'][name] = round(enc_ms, 4)
+                entry['decode_ms'][name] = round(dec_ms, 4)
+        cuts.append(entry)
+    return {
+        'model': model.name,
+        'task': model.task,
+        'fingerprint': model.fingerprint,
+        'random_weights': model.random_weights,
+        'input_shape': list(model.input_shape),
+        'num_layers': model.num_layers,
+        'codecs': codec_names,
+        'machine': {'cpu': platform.processor() or platform.machine(), 'threads': torch.get_num_threads(),
+                    'torch': torch.__version__},
+        'repeats': repeats,
+        'total_ms': sum(layer_ms),
+        'layers': [{'index': f.index, 'name': f.name, 'kind': f.kind, 'macs': f.macs, 'weight': f.weight,
+                    'out_shape': list(f.out_shape) if f.out_shape else None, 'ms': round(ms, 4)}
+                   for f, ms in zip(model.layer_facts, layer_ms)],
+        'cuts': cuts,
+    }
+
+
+@torch.inference_mode()
+def verify(model: SplitModel, splits: list[int] | None = None, x: torch.Tensor | None = None):
+    """Yield ``(split, max_abs_diff, exact)`` for head + tail against the full forward."""
+    x = model_input(model) if x is None else x
+    full = model.forward(x)
+    for k in splits if splits is not None else model.splits:
+        out = model.tail(model.head(x, k), k)
+        diff = float((out - full).abs().max()) if out.shape == full.shape else float('inf')
+        yield k, diff, bool(out.shape == full.shape and torch.equal(out, full))

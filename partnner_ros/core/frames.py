@@ -1,0 +1,35 @@
+"""What happened to one camera frame, and the latency accounting across hosts.
+
+Edge and cloud clocks are not synchronised, so only durations travel: end-to-end
+latency is measured on the robot alone (camera stamp to the result's arrival),
+and transfer time is what is left after the edge's and the cloud's own durations.
+"""
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class Status(IntEnum):
+    """Mirrors the STATUS_* constants of partnner_ros/msg/FrameTiming."""
+
+    OK = 0
+    DROPPED = 1
+    LOST = 2
+    REJECTED = 3
+    FAILED = 4
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    seq: int
+    split: int
+    status: Status
+    payload_bytes: int = 0
+    e2e_ms: float = 0.0
+    edge_ms: float = 0.0
+    cloud_ms: float = 0.0
+
+    @property
+    def transfer_ms(self) -> float:
+        """Time on the wire (both ways) and in transport: e2e minus both sides' own work."""
+        return max(0.0, self.e2e_ms - self.edge_ms - self.cloud_ms)

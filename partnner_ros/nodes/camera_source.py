@@ -1,0 +1,109 @@
+"""Camera source without a camera: a video file, an image folder, the photos
+bundled with ultralytics, or synthetic frames, published as sensor_msgs/Image
+stamped with the node clock (so use_sim_time works).
+
+With ``pace_by_results`` the next frame goes out when the previous one has an
+outcome on ``frame_timing`` (or after ``pace_timeout``): the demo then runs at
+whatever rate the pipeline sustains, and no frame goes stale.
+"""
+
+import time
+
+import cv2
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+
+from ..core.frame_sources import open_source
+from ..image_conversion import array_to_image
+from ..msg import FrameTiming
+from . import qos
+from .diagnostics import OK, Diagnostics
+from .params import Params, one_of
+from .runner import run
+
+
+class CameraSource(Node):
+    def __init__(self):
+        super().__init__('camera_source')
+        p = self.params = Params(self)
+        source = p.declare('source', 'bundled', 'bundled (photos shipped with ultralytics), synthetic, a folder '
+                           'of images, an image file, or a video file', read_only=True)
+        width = p.declare('width', 640, 'synthetic frame width', int_range=(16, 8192), read_only=True)
+        height = p.declare('height', 480, 'synthetic frame height', int_range=(16, 8192), read_only=True)
+        p.declare('rate', 10.0, 'frames per second (the most, when paced)', float_range=(0.01, 1000.0),
+                  on_change=lambda _: self._reset_timer())
+        p.declare('loop', True, 'start over at the end of the source')
+        p.declare('max_frames', 0, 'stop after this many frames; 0: never', int_range=(0, 2 ** 31 - 1))
+        p.declare('frame_id', 'camera', 'frame_id of the published images')
+        p.declare('encoding', 'bgr8', 'encoding of the published images', check=one_of(['bgr8', 'rgb8']))
+        p.declare('pace_by_results', False, 'publish the next frame only when the previous one has an outcome '
+                  'on frame_timing (or pace_timeout passed)', read_only=True)
+        p.declare('pace_timeout', 5.0, 'seconds to wait for an outcome when paced', float_range=(0.01, 600.0))
+        p.declare('wait_for_subscribers', True, 'hold frames until something subscribes to image_raw')
+
+        self.source = open_source(source, width, height)
+        self.pub = self.create_publisher(Image, 'image_raw', qos.IMAGE_PUB,
+                                         event_callbacks=qos.pub_events(self, 'image_raw'))
+        self.sent = 0
+        self.finished = False
+        self.waiting_since: float | None = None
+        self.awaited_stamp = None
+        if p.values['pace_by_results']:
+            self.create_subscription(FrameTiming, 'frame_timing', self._on_timing, qos.RESULTS)
+        self.timer = None
+        self._reset_timer()
+        self.diagnostics = Diagnostics(self, lambda: (OK, 'finished' if self.finished else 'publishing', {
+            'source': self.source.description, 'frames_sent': self.sent}))
+        self.get_logger().info(f'publishing {self.source.description} on {self.pub.topic_name}')
+
+    def _reset_timer(self):
+        if self.timer is not None:
+            self.destroy_timer(self.timer)
+        self.timer = self.create_timer(1.0 / self.params.values['rate'], self._tick)
+
+    def _on_timing(self, msg):
+        if self.awaited_stamp is not None and msg.header.stamp == self.awaited_stamp:
+            self.waiting_since = None
+
+    def _tick(self):
+        v = self.params.values
+        if self.finished:
+            return
+        if v['max_frames'] and self.sent >= v['max_frames']:
+            self.finished = True
+            self.get_logger().info(f'sent {self.sent} frames; done')
+            return
+        if v['wait_for_subscribers'] and self.pub.get_subscription_count() == 0:
+            return
+        if self.waiting_since is not None and time.monotonic() - self.waiting_since < v['pace_timeout']:
+            return
+        frame = self.source.next()
+        if frame is None:
+            if not v['loop']:
+                self.finished = True
+                self.get_logger().info(f'end of {self.source.description} after {self.sent} frames')
+                return
+            self.source.rewind()
+            frame = self.source.next()
+        if v['encoding'] == 'bgr8':
+            frame = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+        msg = array_to_image(frame, v['encoding'])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = v['frame_id']
+        if v['pace_by_results']:
+            self.awaited_stamp = msg.header.stamp
+            self.waiting_since = time.monotonic()
+        self.pub.publish(msg)
+        self.sent += 1
+
+    def destroy_node(self):
+        self.source.close()
+        super().destroy_node()
+
+
+def main(args=None):
+    return run(CameraSource, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,172 @@
+"""Cloud (server) node: features in, tail [split, n) and post-processing, results out.
+
+Each feature message carries its own split, so any split is served for any
+frame and a split change never mixes frames. Everything in a message is checked
+(fingerprint, split, codec, tensor names, shapes and sizes) before it is used; a
+bad message is rejected with a FrameTiming that says why, counted, and logged
+once per kind, and the node keeps serving.
+"""
+
+import threading
+import time
+from collections import deque
+
+import torch
+from rclpy.node import Node
+
+from ..core import codec as codecs
+from ..core.frames import Status
+from ..core.preprocess import ImageMeta
+from ..core.stats import RollingStats
+from ..msg import CloudStatus, Features, FrameTiming
+from . import qos
+from .diagnostics import OK, WARN, Diagnostics
+from .inference import ResultPublisher, declare_model
+from .messages import msg_to_wire, timing_msg
+from .params import Params
+from .runner import run
+
+
+class Rejected(Exception):
+    pass
+
+
+class CloudNode(Node):
+    def __init__(self):
+        super().__init__('cloud')
+        p = self.params = Params(self)
+        self.model = declare_model(p)
+        p.declare('queue_size', 4, 'feature messages waiting to be served, at most; the oldest is dropped '
+                  'when full', int_range=(1, 64))
+        period = p.declare('heartbeat_period', 0.1, 'seconds between CloudStatus heartbeats',
+                           float_range=(0.01, 10.0), read_only=True)
+        self.queue: deque = deque()
+        self.cond = threading.Condition()
+        self.counts = {s: 0 for s in Status}
+        self.rejections: dict[str, int] = {}
+        self.last_error = ''
+        self.ms_per_gweight = RollingStats(50)
+
+        self.results = ResultPublisher(self, self.model, p)
+        self.timing_pub = self.create_publisher(FrameTiming, 'frame_timing', qos.RESULTS,
+                                                event_callbacks=qos.pub_events(self, 'frame_timing'))
+        self.status_pub = self.create_publisher(CloudStatus, 'cloud_status', qos.HEARTBEAT)
+        self.create_subscription(Features, 'features', self._on_features, qos.FEATURES,
+                                 event_callbacks=qos.sub_events(self, 'features'))
+        self.create_timer(period, self._heartbeat)
+        self.diagnostics = Diagnostics(self, self._diagnostics)
+        self._running = True
+        self._worker = threading.Thread(target=self._serve_loop, name='cloud-serve', daemon=True)
+        self._worker.start()
+        self.get_logger().info(f'{self.model.name} ({self.model.fingerprint}), {self.model.num_layers} layers')
+
+    def _on_features(self, msg):
+        with self.cond:
+            self.queue.append((msg, time.monotonic()))
+            evicted = self.queue.popleft() if len(self.queue) > self.params.values['queue_size'] else None
+            self.cond.notify()
+        if evicted is not None:
+            self._finish(evicted[0], Status.DROPPED, 'cloud queue full: a newer frame arrived')
+
+    def _serve_loop(self):
+        torch.set_grad_enabled(False)
+        while self._running:
+            with self.cond:
+                if not self.queue:
+                    self.cond.wait(0.2)
+                    continue
+                msg, arrived = self.queue.popleft()
+            try:
+                self._serve(msg, arrived)
+            except Rejected as e:
+                self._finish(msg, Status.REJECTED, str(e))
+            except codecs.DecodeError as e:
+                self._finish(msg, Status.REJECTED, f'{type(e).__name__}: {e}')
+            except Exception as e:  # noqa: BLE001 - one bad frame must not stop the server
+                self._finish(msg, Status.FAILED, f'{type(e).__name__}: {e}')
+
+    def _validate(self, msg) -> list:
+        if msg.model_fingerprint != self.model.fingerprint:
+            raise Rejected(f'foreign model: fingerprint {msg.model_fingerprint!r}, this cloud serves '
+                           f'{self.model.name} {self.model.fingerprint!r}')
+        n = self.model.num_layers
+        if msg.split >= n or msg.split not in self.model.cut_facts:
+            raise Rejected(f'split {msg.split} is not servable (0..{n - 1})')
+        codec = codecs.Codec.parse(msg.codec)
+        if msg.split > 0 and codec.name == codecs.JPEG:
+            raise Rejected(f'codec jpeg is only for split 0, got split {msg.split}')
+        names = self.model.live_names(msg.split)
+        got = [t.name for t in msg.tensors]
+        if got != names:
+            raise Rejected(f'split {msg.split} carries tensors {names}, got {got}')
+        for t in msg.tensors:
+            if t.compression != codec.compression or t.dtype != codec.dtype:
+                raise Rejected(f'tensor {t.name!r} is {t.dtype}/{t.compression or "raw"}, '
+                               f'but the message says codec {msg.codec}')
+        if not (msg.image_width and msg.image_height and msg.scale_x > 0 and msg.scale_y > 0):
+            raise Rejected('missing image size or scale (preprocessing metadata)')
+        return [msg_to_wire(t) for t in msg.tensors]
+
+    def _serve(self, msg, arrived):
+        t0 = time.monotonic()
+        wire = self._validate(msg)
+        live = codecs.decode_all(wire, list(self.model.live_shapes(msg.split)))
+        t1 = time.monotonic()
+        output = self.model.tail(live, msg.split)
+        t2 = time.monotonic()
+        meta = ImageMeta(msg.image_width, msg.image_height, msg.scale_x, msg.scale_y, msg.pad_x, msg.pad_y)
+        self.results.publish(msg.header, output, meta)
+        t3 = time.monotonic()
+        weight = self.model.cut_facts[msg.split].tail_weight
+        if weight > 0:
+            self.ms_per_gweight.add((t2 - t1) * 1e3 / (weight / 1e9))
+        self._finish(msg, Status.OK, '', cloud=((t0 - arrived) * 1e3, (t1 - t0) * 1e3, (t2 - t1) * 1e3,
+                                                 (t3 - t2) * 1e3))
+
+    def _finish(self, msg, status: Status, error: str, cloud=(0.0, 0.0, 0.0, 0.0)):
+        self.counts[status] += 1
+        if error:
+            self.last_error = error
+            kind = error.split(':')[0]
+            self.rejections[kind] = self.rejections.get(kind, 0) + 1
+            if self.rejections[kind] == 1:
+                self.get_logger().error(f'frame {msg.frame_seq} rejected: {error} '
+                                        '(counted; further such errors are not logged)')
+        timing = timing_msg(msg.header, msg.frame_seq, msg.model_fingerprint, msg.split, msg.codec, int(status),
+                            error, sum(len(t.data) for t in msg.tensors),
+                            edge=(msg.edge_queue_ms, msg.edge_preprocess_ms, msg.edge_compute_ms,
+                                  msg.edge_encode_ms), cloud=cloud)
+        self.timing_pub.publish(timing)
+
+    def _heartbeat(self):
+        msg = CloudStatus(model=self.model.name, model_fingerprint=self.model.fingerprint,
+                          num_layers=self.model.num_layers, queue_depth=len(self.queue),
+                          frames_served=self.counts[Status.OK],
+                          frames_rejected=self.counts[Status.REJECTED] + self.counts[Status.FAILED],
+                          ms_per_gweight=self.ms_per_gweight.mean)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.status_pub.publish(msg)
+
+    def _diagnostics(self):
+        bad = self.counts[Status.REJECTED] + self.counts[Status.FAILED]
+        return (WARN if bad else OK), (f'last error: {self.last_error}' if self.last_error else 'serving'), {
+            'model': self.model.name, 'fingerprint': self.model.fingerprint,
+            'served': self.counts[Status.OK], 'rejected': self.counts[Status.REJECTED],
+            'failed': self.counts[Status.FAILED], 'dropped_queue_full': self.counts[Status.DROPPED],
+            'queue_depth': len(self.queue), 'ms_per_gweight': self.ms_per_gweight.mean,
+            **{f'rejected[{k}]': v for k, v in self.rejections.items()}}
+
+    def destroy_node(self):
+        self._running = False
+        with self.cond:
+            self.cond.notify_all()
+        self._worker.join(timeout=2.0)
+        super().destroy_node()
+
+
+def main(args=None):
+    return run(CloudNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,220 @@
+"""Edge (robot) node: camera image in, head [0, split) out as features; at
+split = num_layers the whole model runs here and results go out directly.
+
+Threads: the executor only takes images in (latest-frame slot) and bookkeeping;
+a compute thread runs preprocessing, the head and encoding; a sender thread
+publishes, because Fast DDS publishes synchronously and a large message on a
+slow link blocks for the whole transfer. Intake never waits for either: a frame
+replaced before it was processed is reported as dropped (stale).
+"""
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+import torch
+from rclpy.node import Node
+from sensor_msgs.msg import CompressedImage, Image
+
+from ..core import codec as codecs
+from ..core.flow import InFlight, LatestSlot
+from ..core.frames import Status
+from ..image_conversion import compressed_to_rgb8, image_to_rgb8
+from ..msg import Features, FrameTiming
+from . import qos
+from .diagnostics import ERROR, OK, WARN, Diagnostics
+from .inference import ResultPublisher, declare_model
+from .messages import timing_msg, wire_to_msg
+from .params import Params, one_of
+from .runner import run
+
+FEATURE_CODECS = [c for c in codecs.CODECS if c != codecs.JPEG]
+
+
+@dataclass
+class Frame:
+    seq: int
+    msg: object
+    arrived: float      # monotonic
+    intake_ms: float    # camera stamp to arrival, on the robot's clock
+
+
+class EdgeNode(Node):
+    def __init__(self):
+        super().__init__('edge')
+        p = self.params = Params(self)
+        self.model = declare_model(p)
+        n = self.model.num_layers
+        p.declare('split', n, f'active split: the edge runs layers [0, split); {n} is edge-only, 0 cloud-only. '
+                  'Set by the partition manager', int_range=(0, n), check=self._check_split,
+                  on_change=lambda _: self.slot.wake())
+        p.declare('codec', 'fp16+lz4', 'codec of the tensors at 0 < split < num_layers', check=one_of(FEATURE_CODECS))
+        p.declare('input_codec', 'jpeg', 'codec of the image at split 0', check=one_of(codecs.CODECS))
+        p.declare('jpeg_quality', 90, 'JPEG quality at split 0', int_range=(1, 100))
+        p.declare('max_in_flight', 2, 'frames sent to the cloud and not yet answered, at most',
+                  int_range=(1, 16), on_change=lambda _: self.slot.wake())
+        p.declare('result_timeout', 2.0, 'seconds after which an unanswered frame counts as lost',
+                  float_range=(0.05, 600.0))
+        transport = p.declare('image_transport', 'raw', 'raw: subscribe image_raw; compressed: '
+                              'image_raw/compressed', read_only=True, check=one_of(['raw', 'compressed']))
+
+        self.slot: LatestSlot[Frame] = LatestSlot()
+        self.in_flight = InFlight()
+        self.outbox: queue.Queue = queue.Queue(maxsize=1)
+        self.counts = {s: 0 for s in Status}
+        self.frames_in = 0
+        self.last_error = ''
+        self._logged_errors: set[str] = set()
+        self.compute_ms = 0.0
+
+        self.results = ResultPublisher(self, self.model, p)
+        self.features_pub = self.create_publisher(Features, 'features', qos.FEATURES,
+                                                  event_callbacks=qos.pub_events(self, 'features'))
+        self.timing_pub = self.create_publisher(FrameTiming, 'frame_timing', qos.RESULTS,
+                                                event_callbacks=qos.pub_events(self, 'frame_timing'))
+        self.create_subscription(FrameTiming, 'frame_timing', self._on_timing, qos.RESULTS)
+        if transport == 'compressed':
+            self.create_subscription(CompressedImage, 'image_raw/compressed', self._on_image, qos.IMAGE_SUB,
+                                     event_callbacks=qos.sub_events(self, 'image_raw/compressed'))
+            self._to_rgb = compressed_to_rgb8
+        else:
+            self.create_subscription(Image, 'image_raw', self._on_image, qos.IMAGE_SUB,
+                                     event_callbacks=qos.sub_events(self, 'image_raw'))
+            self._to_rgb = image_to_rgb8
+        self.create_timer(0.05, self._expire)
+        self.diagnostics = Diagnostics(self, self._diagnostics)
+        self._running = True
+        self._threads = [threading.Thread(target=self._compute_loop, name='edge-compute', daemon=True),
+                         threading.Thread(target=self._send_loop, name='edge-send', daemon=True)]
+        for t in self._threads:
+            t.start()
+        self.get_logger().info(
+            f'{self.model.name} ({self.model.fingerprint}{", random weights" if self.model.random_weights else ""}),'
+            f' {n} layers, split {p.values["split"]}, codec {p.values["codec"]}')
+
+    def _check_split(self, value):
+        return None if value in self.model.cut_facts else f'{value} is not a usable split of {self.model.name}'
+
+    # --- executor thread -------------------------------------------------------------------
+    def _on_image(self, msg):
+        now = self.get_clock().now()
+        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        frame = Frame(self.frames_in, msg, time.monotonic(), max(0.0, (now.nanoseconds - stamp_ns) / 1e6))
+        self.frames_in += 1
+        stale = self.slot.put(frame)
+        if stale is not None:
+            self._report(stale, Status.DROPPED, 'stale: a newer frame arrived before it was processed')
+
+    def _on_timing(self, msg):
+        if msg.model_fingerprint == self.model.fingerprint and self.in_flight.resolve(msg.frame_seq) is not None:
+            self.slot.wake()
+
+    def _expire(self):
+        timeout = self.params.values['result_timeout']
+        for _, (frame, split) in self.in_flight.expire(time.monotonic(), timeout):
+            self._report(frame, Status.LOST, f'no answer from the cloud within {timeout:.1f} s', split)
+        if self.in_flight:
+            self.slot.wake()
+
+    # --- helpers ------------------------------------------------------------------------------
+    def _report(self, frame: Frame, status: Status, error: str, split: int | None = None):
+        self.counts[status] += 1
+        if status in (Status.FAILED,):
+            self.last_error = error
+            key = error.split(':')[0]
+            if key not in self._logged_errors:
+                self._logged_errors.add(key)
+                self.get_logger().error(f'frame {frame.seq}: {error} (counted; further such errors are not logged)')
+        self.timing_pub.publish(timing_msg(
+            frame.msg.header, frame.seq, self.model.fingerprint,
+            self.params.values['split'] if split is None else split, '', int(status), error))
+
+    def _ready(self) -> bool:
+        v = self.params.values
+        return v['split'] == self.model.num_layers or len(self.in_flight) < v['max_in_flight']
+
+    # --- compute thread -----------------------------------------------------------------------
+    def _compute_loop(self):
+        torch.set_grad_enabled(False)
+        while self._running:
+            frame = self.slot.take(self._ready, timeout=0.2)
+            if frame is not None:
+                try:
+                    self._process(frame)
+                except Exception as e:  # noqa: BLE001 - a bad frame must not stop the node
+                    self._report(frame, Status.FAILED, f'{type(e).__name__}: {e}')
+
+    def _process(self, frame: Frame):
+        v = self.params.values
+        split, n = v['split'], self.model.num_layers
+        t0 = time.monotonic()
+        queue_ms = frame.intake_ms + (t0 - frame.arrived) * 1e3
+        x, meta = self.model.preprocess(self._to_rgb(frame.msg))
+        t1 = time.monotonic()
+        if split == n:
+            output = self.model.forward(x)
+            t2 = time.monotonic()
+            self.results.publish(frame.msg.header, output, meta)
+            t3 = time.monotonic()
+            self.compute_ms = (t2 - t1) * 1e3
+            self.counts[Status.OK] += 1
+            self.timing_pub.publish(timing_msg(
+                frame.msg.header, frame.seq, self.model.fingerprint, split, '', int(Status.OK),
+                edge=(queue_ms, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)))
+            return
+        live = self.model.head(x, split)
+        t2 = time.monotonic()
+        codec = v['input_codec'] if split == 0 else v['codec']
+        names = self.model.live_names(split)
+        wire = [codecs.encode(name, t, codec, v['jpeg_quality']) for name, t in zip(names, live)]
+        msg = Features(header=frame.msg.header, frame_seq=frame.seq, model_fingerprint=self.model.fingerprint,
+                       split=split, codec=codec, tensors=[wire_to_msg(w) for w in wire],
+                       image_width=meta.width, image_height=meta.height, scale_x=meta.scale_x,
+                       scale_y=meta.scale_y, pad_x=meta.pad_x, pad_y=meta.pad_y)
+        t3 = time.monotonic()
+        self.compute_ms = (t2 - t1) * 1e3
+        msg.edge_queue_ms = queue_ms
+        msg.edge_preprocess_ms = (t1 - t0) * 1e3
+        msg.edge_compute_ms = self.compute_ms
+        msg.edge_encode_ms = (t3 - t2) * 1e3
+        self.outbox.put((frame, msg, t3))
+
+    # --- sender thread ------------------------------------------------------------------------
+    def _send_loop(self):
+        while self._running:
+            try:
+                frame, msg, ready = self.outbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            now = time.monotonic()
+            msg.edge_queue_ms += (now - ready) * 1e3
+            self.in_flight.add(frame.seq, now, (frame, msg.split))
+            self.features_pub.publish(msg)
+
+    def _diagnostics(self):
+        v = self.params.values
+        lost, failed = self.counts[Status.LOST], self.counts[Status.FAILED]
+        level = ERROR if failed and failed >= self.counts[Status.OK] else WARN if lost or failed else OK
+        message = f'split {v["split"]}/{self.model.num_layers}' + (f'; last error: {self.last_error}'
+                                                                    if self.last_error else '')
+        return level, message, {
+            'model': self.model.name, 'fingerprint': self.model.fingerprint, 'split': v['split'],
+            'codec': v['codec'], 'frames_in': self.frames_in, 'results_here': self.counts[Status.OK],
+            'dropped_stale': self.counts[Status.DROPPED], 'lost': lost, 'failed': failed,
+            'in_flight': len(self.in_flight), 'head_compute_ms': self.compute_ms}
+
+    def destroy_node(self):
+        self._running = False
+        self.slot.close()
+        for t in self._threads:
+            t.join(timeout=2.0)
+        super().destroy_node()
+
+
+def main(args=None):
+    return run(EdgeNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""What the edge and the cloud nodes share: model parameters and result publishing."""
+
+import torch
+
+from ..core.models import load_model
+from ..core.postprocess import DetectionSettings
+from ..core.preprocess import ImageMeta
+from ..msg import Classification, Detection2DArray
+from . import qos
+from .messages import classification_msg, detections_msg
+
+
+def declare_model(params):
+    """Declare the read-only model parameters, load the model, and expose its identity."""
+    p = params
+    name = p.declare('model', 'yolov8n', 'zoo name, torchvision classifier name, or ultralytics .pt/.yaml path',
+                     read_only=True)
+    weights = p.declare('weights', '', 'local weights file; empty: seeded random weights (never downloads)',
+                        read_only=True)
+    seed = p.declare('seed', 0, 'seed of the random weights; edge and cloud must agree', read_only=True,
+                     int_range=(0, 2 ** 31 - 1))
+    imgsz = p.declare('imgsz', 0, "model input size in pixels; 0: the model's own", read_only=True,
+                      int_range=(0, 4096))
+    threads = p.declare('threads', 0, 'torch CPU threads; 0: torch default', read_only=True, int_range=(0, 256))
+    if threads:
+        torch.set_num_threads(threads)
+    model = load_model(name, weights=weights or None, seed=seed, input_size=imgsz or None)
+    p.declare('model_fingerprint', model.fingerprint, 'hash of architecture, weights and input size (set by '
+              'the node)', read_only=True)
+    p.declare('num_layers', model.num_layers, 'layers of the model; split = num_layers is edge-only (set by '
+              'the node)', read_only=True)
+    p.declare('conf', 0.25, 'detection confidence threshold', float_range=(0.0, 1.0))
+    p.declare('iou', 0.45, 'NMS IoU threshold', float_range=(0.0, 1.0))
+    p.declare('max_det', 300, 'most detections per frame', int_range=(1, 10000))
+    p.declare('top_k', 5, 'classes reported per frame by classifiers', int_range=(1, 1000))
+    return model
+
+
+class ResultPublisher:
+    """Publishes ``detections`` (Detection2DArray) or ``classification`` for the model's task."""
+
+    def __init__(self, node, model, params):
+        self.model, self.params = model, params
+        if model.task == 'detect':
+            self.topic = 'detections'
+            self.pub = node.create_publisher(Detection2DArray, 'detections', qos.RESULTS,
+                                             event_callbacks=qos.pub_events(node, 'detections'))
+        else:
+            self.topic = 'classification'
+            self.pub = node.create_publisher(Classification, 'classification', qos.RESULTS,
+                                             event_callbacks=qos.pub_events(node, 'classification'))
+
+    def publish(self, header, output, meta: ImageMeta) -> None:
+        v = self.params.values
+        if self.model.task == 'detect':
+            settings = DetectionSettings(conf=v['conf'], iou=v['iou'], max_det=v['max_det'])
+            dets = self.model.postprocess(output, meta, settings)
+            self.pub.publish(detections_msg(header, dets, self.model.label))
+        else:
+            classes = self.model.postprocess(output, meta, top_k=v['top_k'])
+            self.pub.publish(classification_msg(header, classes, self.model.label))

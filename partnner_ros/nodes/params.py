@@ -1,0 +1,71 @@
+"""Parameters with descriptors, ranges and run-time validation, cached in memory.
+
+Nodes read ``self.params.values[name]`` on the hot path instead of calling
+``get_parameter()`` per frame; live changes are validated by the checks given at
+declaration (a bad value is rejected with a reason and the node keeps running)
+and then applied to the cache and to optional ``on_change`` callbacks.
+"""
+
+from typing import Any, Callable
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+
+Check = Callable[[Any], str | None]  # returns a reason when the value is bad
+
+
+class ParameterError(ValueError):
+    pass
+
+
+def one_of(choices) -> Check:
+    choices = tuple(choices)
+    return lambda v: None if v in choices else f'must be one of {", ".join(map(str, choices))}'
+
+
+class Params:
+    def __init__(self, node):
+        self.node = node
+        self.values: dict[str, Any] = {}
+        self._checks: dict[str, Check] = {}
+        self._on_change: dict[str, Callable[[Any], None]] = {}
+        node.add_on_set_parameters_callback(self._validate)
+        node.add_post_set_parameters_callback(self._apply)
+
+    def declare(self, name: str, default: Any, description: str, *, read_only: bool = False,
+                int_range: tuple[int, int] | None = None, float_range: tuple[float, float] | None = None,
+                check: Check | None = None, on_change: Callable[[Any], None] | None = None) -> Any:
+        descriptor = ParameterDescriptor(description=description, read_only=read_only)
+        if int_range is not None:
+            descriptor.integer_range = [IntegerRange(from_value=int_range[0], to_value=int_range[1], step=1)]
+            description += f' [{int_range[0]}, {int_range[1]}]'
+        if float_range is not None:
+            descriptor.floating_point_range = [
+                FloatingPointRange(from_value=float(float_range[0]), to_value=float(float_range[1]), step=0.0)]
+        if check is not None:
+            self._checks[name] = check
+        try:
+            value = self.node.declare_parameter(name, default, descriptor).value
+        except Exception as e:  # rclpy raises several exception types for a bad override
+            raise ParameterError(f'parameter {name!r}: {e}') from None
+        reason = check(value) if check else None
+        if reason:
+            raise ParameterError(f'parameter {name!r} = {value!r}: {reason}')
+        self.values[name] = value
+        if on_change is not None:
+            self._on_change[name] = on_change
+        return value
+
+    def _validate(self, parameters) -> SetParametersResult:
+        for p in parameters:
+            check = self._checks.get(p.name)
+            reason = check(p.value) if check else None
+            if reason:
+                return SetParametersResult(successful=False, reason=f'{p.name}: {reason}')
+        return SetParametersResult(successful=True)
+
+    def _apply(self, parameters) -> None:
+        for p in parameters:
+            if p.name in self.values:
+                self.values[p.name] = p.value
+                if p.name in self._on_change:
+                    self._on_change[p.name](p.value)

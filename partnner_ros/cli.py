@@ -96,6 +96,19 @@ def cmd_verify(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_demo(args) -> int:
+    from pathlib import Path
+
+    from .demo import DemoOptions, run_demo
+    if args.split is not None and args.policy != 'fixed':
+        print('partnner demo: --split goes with --policy fixed', file=sys.stderr)
+        return 2
+    return run_demo(DemoOptions(
+        frames=args.frames, policy=args.policy, split=args.split, model=args.model, weights=args.weights or '',
+        codec=args.codec, source=args.source, threads=args.threads, namespace=args.namespace,
+        out=Path(args.out), json=args.json))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='partnner', description=__doc__)
     sub = parser.add_subparsers(dest='command', required=True)
@@ -117,6 +130,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--atol', type=float, default=0.0, help='tolerated max abs difference (default 0: bit-exact)')
     p.add_argument('-v', '--verbose', action='store_true', help='print every split')
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser('demo', help='run camera, edge, cloud, manager and overlay as processes over DDS')
+    p.add_argument('--frames', type=int, default=60, help='frames to run; 0: until Ctrl-C (default 60)')
+    p.add_argument('--policy', default='fixed', help='partition policy (default fixed)')
+    p.add_argument('--split', type=int, help='split for --policy fixed (default: 0, cloud-only)')
+    p.add_argument('--model', default='yolov8n', help='model (default yolov8n)')
+    p.add_argument('--weights', help='local weights file; default: seeded random weights')
+    p.add_argument('--codec', default='fp16+lz4', help='feature codec (default fp16+lz4)')
+    p.add_argument('--source', default='bundled', help='camera source: bundled, synthetic, a folder, '
+                                                        'an image or a video (default bundled)')
+    p.add_argument('--threads', type=int, default=1, help='torch threads of the edge and of the cloud '
+                                                          '(default 1 each, as two separate machines)')
+    p.add_argument('--namespace', default='/partnner_demo', help='ROS namespace of the demo nodes')
+    p.add_argument('--out', default='results/demo', help='where the overlay image, plot and logs go')
+    p.add_argument('--json', action='store_true', help='print a machine-readable summary')
+    p.set_defaults(func=cmd_demo)
     return parser
 
 

@@ -33,3 +33,13 @@ class FrameRecord:
     def transfer_ms(self) -> float:
         """Time on the wire (both ways) and in transport: e2e minus both sides' own work."""
         return max(0.0, self.e2e_ms - self.edge_ms - self.cloud_ms)
+
+
+def edge_ms(timing) -> float:
+    """The edge's own time for a frame, from a FrameTiming message."""
+    return timing.edge_queue_ms + timing.edge_preprocess_ms + timing.edge_compute_ms + timing.edge_encode_ms
+
+
+def cloud_ms(timing) -> float:
+    """The cloud's own time for a frame, from a FrameTiming message (0 at edge-only)."""
+    return timing.cloud_queue_ms + timing.cloud_decode_ms + timing.cloud_compute_ms + timing.cloud_postprocess_ms

@@ -45,11 +45,3 @@ def timing_msg(header, seq: int, fingerprint: str, split: int, codec: str, statu
     msg.edge_queue_ms, msg.edge_preprocess_ms, msg.edge_compute_ms, msg.edge_encode_ms = map(float, edge)
     msg.cloud_queue_ms, msg.cloud_decode_ms, msg.cloud_compute_ms, msg.cloud_postprocess_ms = map(float, cloud)
     return msg
-
-
-def edge_ms(t) -> float:
-    return t.edge_queue_ms + t.edge_preprocess_ms + t.edge_compute_ms + t.edge_encode_ms
-
-
-def cloud_ms(t) -> float:
-    return t.cloud_queue_ms + t.cloud_decode_ms + t.cloud_compute_ms + t.cloud_postprocess_ms

@@ -37,7 +37,6 @@ class Params:
         descriptor = ParameterDescriptor(description=description, read_only=read_only)
         if int_range is not None:
             descriptor.integer_range = [IntegerRange(from_value=int_range[0], to_value=int_range[1], step=1)]
-            description += f' [{int_range[0]}, {int_range[1]}]'
         if float_range is not None:
             descriptor.floating_point_range = [
                 FloatingPointRange(from_value=float(float_range[0]), to_value=float(float_range[1]), step=0.0)]

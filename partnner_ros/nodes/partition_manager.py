@@ -13,13 +13,12 @@ from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 
 from ..core import policies
-from ..core.frames import FrameRecord, Status
+from ..core.frames import FrameRecord, Status, cloud_ms, edge_ms
 from ..core.health import CloudHealth
 from ..core.stats import RollingStats
 from ..msg import CloudStatus, FrameTiming, PartitionState
 from . import qos
 from .diagnostics import ERROR, OK, WARN, Diagnostics
-from .messages import cloud_ms, edge_ms
 from .params import Params, one_of
 from .runner import run
 

@@ -5,8 +5,6 @@ import sys
 import rclpy
 from rclpy.executors import ExternalShutdownException
 
-from ..core.codec import UnknownCodec
-from .params import ParameterError
 
 
 def run(node_class, args=None) -> int:
@@ -17,7 +15,7 @@ def run(node_class, args=None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (ParameterError, FileNotFoundError, UnknownCodec) as e:
+    except (ValueError, FileNotFoundError) as e:  # bad parameters, models, weights or sources
         print(f'[{node_class.__name__}] cannot start: {e}', file=sys.stderr)
         return 1
     finally:

@@ -1,0 +1,59 @@
+"""Shared pieces of the launch files in launch/ (used only by ros2 launch)."""
+
+from pathlib import Path
+
+from ament_index_python.packages import get_package_share_directory
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration
+from launch_ros.actions import Node
+
+from .core.policies import POLICIES
+
+
+def share(*parts: str) -> str:
+    return str(Path(get_package_share_directory('partnner_ros'), *parts))
+
+
+def common_arguments() -> list:
+    return [
+        DeclareLaunchArgument('namespace', default_value='', description='namespace of every node'),
+        DeclareLaunchArgument('model', default_value='yolov8n',
+                              description='model: a zoo name (partnner models), a torchvision classifier '
+                                          'name, or an ultralytics .pt/.yaml path; edge and cloud must agree'),
+        DeclareLaunchArgument('weights', default_value='',
+                              description='local weights file; empty: seeded random weights (never downloads)'),
+        DeclareLaunchArgument('image_topic', default_value='image_raw',
+                              description='camera image topic the edge (and overlay) subscribe to'),
+        DeclareLaunchArgument('policy', default_value='fixed', choices=list(POLICIES),
+                              description='partition policy of the manager'),
+        DeclareLaunchArgument('split', default_value='',
+                              description='split for the fixed policy: 0 cloud-only .. num_layers edge-only; '
+                                          'empty: from params_file'),
+        DeclareLaunchArgument('params_file', default_value=share('config', 'partnner.yaml'),
+                              description='parameter file for all nodes'),
+        DeclareLaunchArgument('use_sim_time', default_value='false', choices=['true', 'false'],
+                              description='use /clock instead of the system clock'),
+        DeclareLaunchArgument('dds_profile', default_value=EnvironmentVariable(
+            'FASTDDS_DEFAULT_PROFILES_FILE', default_value=share('config', 'fastdds.xml')),
+            description='Fast DDS profile (larger socket buffers for large images); default: '
+                        '$FASTDDS_DEFAULT_PROFILES_FILE, else config/fastdds.xml'),
+        SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', LaunchConfiguration('dds_profile')),
+    ]
+
+
+def overrides(context, *names: str) -> dict:
+    """Launch arguments given a value, as parameter overrides (empty ones defer to params_file)."""
+    out = {'use_sim_time': LaunchConfiguration('use_sim_time').perform(context) == 'true'}
+    for name in names:
+        value = LaunchConfiguration(name).perform(context)
+        if value != '':
+            out[name] = int(value) if name == 'split' else value
+    return out
+
+
+def node(context, executable: str, name: str, params: dict, remap_image: bool = False) -> Node:
+    remappings = [('image_raw', LaunchConfiguration('image_topic').perform(context))] if remap_image else []
+    return Node(package='partnner_ros', executable=executable, name=name,
+                namespace=LaunchConfiguration('namespace').perform(context), output='screen',
+                parameters=[LaunchConfiguration('params_file').perform(context), params],
+                remappings=remappings)

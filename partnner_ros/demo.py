@@ -217,7 +217,7 @@ def run_demo(opts: DemoOptions) -> int:
               f'{obs.state.num_layers} layers, policy {opts.policy}, split {obs.state.split}', file=log)
         procs['camera_source'] = _spawn('camera_source', opts.namespace, {
             'source': opts.source, 'max_frames': opts.frames, 'pace_by_results': True, 'rate': 30.0,
-            'pace_timeout': opts.frame_timeout, 'loop': True}, log_dir)
+            'pace_timeout': opts.frame_timeout, 'loop': True, 'min_subscribers': 2}, log_dir)
         last_progress = time.monotonic()
         while opts.frames == 0 or len(obs.outcomes) < opts.frames:
             rclpy.spin_once(node, timeout_sec=0.05)

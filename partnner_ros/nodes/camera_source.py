@@ -39,7 +39,8 @@ class CameraSource(Node):
         p.declare('pace_by_results', False, 'publish the next frame only when the previous one has an outcome '
                   'on frame_timing (or pace_timeout passed)', read_only=True)
         p.declare('pace_timeout', 5.0, 'seconds to wait for an outcome when paced', float_range=(0.01, 600.0))
-        p.declare('wait_for_subscribers', True, 'hold frames until something subscribes to image_raw')
+        p.declare('min_subscribers', 1, 'hold frames until this many subscribers match image_raw (the demo '
+                  'waits for the edge and the overlay); 0: never wait', int_range=(0, 1000))
 
         self.source = open_source(source, width, height)
         self.pub = self.create_publisher(Image, 'image_raw', qos.IMAGE_PUB,
@@ -73,7 +74,7 @@ class CameraSource(Node):
             self.finished = True
             self.get_logger().info(f'sent {self.sent} frames; done')
             return
-        if v['wait_for_subscribers'] and self.pub.get_subscription_count() == 0:
+        if self.pub.get_subscription_count() < v['min_subscribers']:
             return
         if self.waiting_since is not None and time.monotonic() - self.waiting_since < v['pace_timeout']:
             return

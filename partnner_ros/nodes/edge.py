@@ -67,6 +67,7 @@ class EdgeNode(Node):
         self.last_error = ''
         self._logged_errors: set[str] = set()
         self.compute_ms = 0.0
+        self._no_cloud_logged = False
 
         self.results = ResultPublisher(self, self.model, p)
         self.features_pub = self.create_publisher(Features, 'features', qos.FEATURES,
@@ -152,6 +153,12 @@ class EdgeNode(Node):
         queue_ms = frame.intake_ms + (t0 - frame.arrived) * 1e3
         x, meta = self.model.preprocess(self._to_rgb(frame.msg))
         t1 = time.monotonic()
+        if split < n and self.features_pub.get_subscription_count() == 0:
+            # Nothing would receive the features (no cloud, or not discovered yet): answer here.
+            if not self._no_cloud_logged:
+                self._no_cloud_logged = True
+                self.get_logger().warn('no cloud subscribes to features; serving frames on the edge until one does')
+            split = n
         if split == n:
             output = self.model.forward(x)
             t2 = time.monotonic()

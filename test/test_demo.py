@@ -1,0 +1,24 @@
+"""The main job: partnner demo runs the whole system as processes and reports."""
+
+import json
+import os
+import shutil
+import subprocess
+
+
+def test_demo_reports_every_frame_and_writes_its_outputs(tmp_path):
+    exe = shutil.which('partnner')
+    assert exe, 'partnner is not on PATH'
+    out = subprocess.run([exe, 'demo', '--frames', '8', '--policy', 'fixed', '--split', '5', '--json',
+                          '--namespace', f'/demo_test_{os.getpid()}', '--out', str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    summary = json.loads(out.stdout)
+    assert summary['frames_in'] == 8 and summary['results_out'] == 8
+    assert summary['lost'] == summary['dropped'] == summary['rejected'] == summary['failed'] == 0
+    assert summary['per_split']['5']['frames'] == 8 and summary['per_split']['5']['payload_bytes'] > 0
+    assert summary['e2e_p95_ms'] >= summary['e2e_mean_ms'] > 0
+    assert 'random weights' in summary['note'] and 'random weights' in out.stderr
+    for key in ('overlay_image', 'latency_plot', 'summary'):
+        assert os.path.getsize(summary[key]) > 500, key
+    assert 'ready after' in out.stderr

@@ -189,7 +189,7 @@ def run_demo(opts: DemoOptions) -> int:
             msg.frame_seq, msg.status, msg.split, (clock.now().nanoseconds - stamp) / 1e6, edge_ms(msg),
             cloud_ms(msg), msg.edge_compute_ms + msg.cloud_compute_ms, msg.payload_bytes, msg.error)
 
-    node.create_subscription(FrameTiming, 'frame_timing', on_timing, qos.RESULTS)
+    timing_sub = node.create_subscription(FrameTiming, 'frame_timing', on_timing, qos.RESULTS)
     node.create_subscription(PartitionState, 'partition_state', lambda m: setattr(obs, 'state', m), qos.STATE)
     node.create_subscription(Image, 'overlay', lambda m: setattr(obs, 'overlay', m), qos.IMAGE_SUB)
     interrupted = False
@@ -203,7 +203,10 @@ def run_demo(opts: DemoOptions) -> int:
               f'logs in {log_dir}', file=log)
         started = time.monotonic()
         deadline = started + opts.startup_timeout
-        while not (obs.state is not None and obs.state.num_layers and obs.state.cloud_alive):
+        # ready: the manager sees the edge and a live cloud, and we hear both the edge's and the
+        # cloud's frame records (a record published before discovery matched would be missed)
+        while not (obs.state is not None and obs.state.num_layers and obs.state.cloud_alive
+                   and timing_sub.get_publisher_count() >= 2):
             rclpy.spin_once(node, timeout_sec=0.1)
             dead = [k for k, p in procs.items() if p.poll() is not None]
             if dead or time.monotonic() > deadline:

@@ -34,8 +34,8 @@ class System:
         self.states: list[tuple[float, PartitionState]] = []
         self.diagnostics: dict[str, object] = {}
         n = self.node
-        n.create_subscription(FrameTiming, 'frame_timing', lambda m: self.timings.__setitem__(m.frame_seq, m),
-                              qos.RESULTS)
+        self.timing_sub = n.create_subscription(
+            FrameTiming, 'frame_timing', lambda m: self.timings.__setitem__(m.frame_seq, m), qos.RESULTS)
         n.create_subscription(Detection2DArray, 'detections', self.results.append, qos.RESULTS)
         n.create_subscription(Classification, 'classification', self.results.append, qos.RESULTS)
         n.create_subscription(PartitionState, 'partition_state',
@@ -106,14 +106,18 @@ class System:
         def ready():
             s = self.state()
             return (s is not None and s.num_layers > 0 and s.cloud_alive
-                    and (split is None or s.split == split) and self.node.count_subscribers('image_raw') > 0)
+                    and (split is None or s.split == split) and self.image_pub.get_subscription_count() > 0
+                    and self.timing_sub.get_publisher_count() >= 2)  # the edge's and the cloud's records
         self.spin_until(ready, timeout, f'the system to be ready at split {split}')
 
     # --- parameters -------------------------------------------------------------------------
-    def set_params(self, node_name: str, **params):
+    def set_params_async(self, node_name: str, **params):
         client = AsyncParameterClient(self.node, f'{self.ns}/{node_name}')
         assert client.wait_for_services(10), f'no parameter services on {node_name}'
-        future = client.set_parameters([Parameter(k, value=v) for k, v in params.items()])
+        return client.set_parameters([Parameter(k, value=v) for k, v in params.items()])
+
+    def set_params(self, node_name: str, **params):
+        future = self.set_params_async(node_name, **params)
         self.spin_until(future.done, 10, f'set {params} on {node_name}')
         return future.result().results
 
@@ -134,8 +138,9 @@ class System:
         self.sent_headers.append(msg.header)
         return msg.header
 
-    def run_frames(self, frames, max_outstanding: int = 1, timeout: float = 60.0, between=None):
-        """Publish frames keeping at most ``max_outstanding`` without an outcome."""
+    def run_frames(self, frames, max_outstanding: int = 1, timeout: float = 60.0, between=None, after=None):
+        """Publish frames keeping at most ``max_outstanding`` without an outcome; ``between(i)``
+        runs before frame i is published, ``after(i)`` right after (while it is in flight)."""
         first = len(self.timings)
         for i, rgb in enumerate(frames):
             self.spin_until(lambda: len(self.sent_headers) - len(self.timings) < max_outstanding, timeout,
@@ -143,6 +148,8 @@ class System:
             if between is not None:
                 between(i)
             self.publish_image(rgb)
+            if after is not None:
+                after(i)
         self.spin_until(lambda: len(self.timings) >= first + len(frames), timeout, 'the last outcomes')
 
     def features_publisher(self):

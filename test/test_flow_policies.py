@@ -38,6 +38,7 @@ def test_in_flight_resolves_and_expires_in_order():
     f.add(1, 0.0, 'a')
     f.add(2, 1.0, 'b')
     f.add(3, 2.0, 'c')
+    assert f.resolve(2, lambda info: info == 'x') is None  # same seq, another frame
     assert f.resolve(2) == 'b' and f.resolve(2) is None
     assert f.expire(now=2.5, timeout=1.0) == [(1, 'a')]
     assert len(f) == 1 and f.drain() == [(3, 'c')] and len(f) == 0

@@ -57,7 +57,9 @@ def test_dead_cloud_means_edge_only_within_the_deadline_and_back(system, photos)
     outcomes = [system.timings[s] for s in range(start, start + 16)]
     lost = [t for t in outcomes if t.status == Status.LOST]
     assert lost and all('no answer from the cloud' in t.error for t in lost)
-    assert all(t.status in (Status.OK, Status.LOST) for t in outcomes)
+    # frames that waited for a slot while the cloud was dying may be replaced by newer ones (stale)
+    assert all(t.status in (Status.OK, Status.LOST, Status.DROPPED) for t in outcomes), [
+        (t.status, t.error) for t in outcomes]
     assert outcomes[-1].status == Status.OK and outcomes[-1].split == n  # served on the edge meanwhile
     system.spin_until(lambda: system.state().frames_lost >= len(lost), 5, 'the manager to count the losses')
 
@@ -65,5 +67,6 @@ def test_dead_cloud_means_edge_only_within_the_deadline_and_back(system, photos)
     system.wait_ready(split=SPLIT, timeout=90)
     start = len(system.sent_headers)
     system.run_frames(photos)
-    assert all(system.timings[s].status == Status.OK and system.timings[s].split == SPLIT
-               for s in range(start, start + len(photos)))
+    after = [system.timings[s] for s in range(start, start + len(photos))]
+    assert all(t.status == Status.OK and t.split == SPLIT for t in after), [(t.status, t.split, t.error)
+                                                                           for t in after]

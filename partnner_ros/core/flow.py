@@ -65,10 +65,15 @@ class InFlight:
         with self._lock:
             self._frames[seq] = (now, info)
 
-    def resolve(self, seq: int) -> Any | None:
+    def resolve(self, seq: int, matches=lambda info: True) -> Any | None:
+        """Remove and return frame ``seq`` if ``matches(info)``; a record from an earlier
+        session with the same sequence number must not resolve this one."""
         with self._lock:
-            entry = self._frames.pop(seq, None)
-        return None if entry is None else entry[1]
+            entry = self._frames.get(seq)
+            if entry is None or not matches(entry[1]):
+                return None
+            del self._frames[seq]
+        return entry[1]
 
     def expire(self, now: float, timeout: float) -> list[tuple[int, Any]]:
         """Remove and return the frames sent more than ``timeout`` seconds ago."""

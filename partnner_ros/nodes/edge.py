@@ -74,7 +74,7 @@ class EdgeNode(Node):
                                                   event_callbacks=qos.pub_events(self, 'features'))
         self.timing_pub = self.create_publisher(FrameTiming, 'frame_timing', qos.RESULTS,
                                                 event_callbacks=qos.pub_events(self, 'frame_timing'))
-        self.create_subscription(FrameTiming, 'frame_timing', self._on_timing, qos.RESULTS)
+        self.timing_sub = self.create_subscription(FrameTiming, 'frame_timing', self._on_timing, qos.RESULTS)
         if transport == 'compressed':
             self.create_subscription(CompressedImage, 'image_raw/compressed', self._on_image, qos.IMAGE_SUB,
                                      event_callbacks=qos.sub_events(self, 'image_raw/compressed'))
@@ -108,7 +108,8 @@ class EdgeNode(Node):
             self._report(stale, Status.DROPPED, 'stale: a newer frame arrived before it was processed')
 
     def _on_timing(self, msg):
-        if msg.model_fingerprint == self.model.fingerprint and self.in_flight.resolve(msg.frame_seq) is not None:
+        if msg.model_fingerprint == self.model.fingerprint and self.in_flight.resolve(
+                msg.frame_seq, lambda entry: entry[0].msg.header.stamp == msg.header.stamp) is not None:
             self.slot.wake()
 
     def _expire(self):
@@ -130,6 +131,11 @@ class EdgeNode(Node):
         self.timing_pub.publish(timing_msg(
             frame.msg.header, frame.seq, self.model.fingerprint,
             self.params.values['split'] if split is None else split, '', int(status), error))
+
+    def _cloud_matched(self) -> bool:
+        """A cloud would receive our features and we would hear its answers (DDS discovery done
+        both ways); a frame sent before that is lost or reported lost although answered."""
+        return self.features_pub.get_subscription_count() > 0 and self.timing_sub.get_publisher_count() > 1
 
     def _ready(self) -> bool:
         v = self.params.values
@@ -153,11 +159,11 @@ class EdgeNode(Node):
         queue_ms = frame.intake_ms + (t0 - frame.arrived) * 1e3
         x, meta = self.model.preprocess(self._to_rgb(frame.msg))
         t1 = time.monotonic()
-        if split < n and self.features_pub.get_subscription_count() == 0:
-            # Nothing would receive the features (no cloud, or not discovered yet): answer here.
+        if split < n and not self._cloud_matched():
             if not self._no_cloud_logged:
                 self._no_cloud_logged = True
-                self.get_logger().warn('no cloud subscribes to features; serving frames on the edge until one does')
+                self.get_logger().warn('no cloud matched on features and frame_timing; serving frames on the '
+                                       'edge until one is')
             split = n
         if split == n:
             output = self.model.forward(x)

@@ -47,6 +47,7 @@ class FrameOutcome:
     edge_ms: float
     cloud_ms: float
     compute_ms: float
+    codec_ms: float
     payload_bytes: int
     error: str = ''
 
@@ -98,6 +99,8 @@ def _summarise(opts: DemoOptions, obs: Observer, frames_in: int, model_note: str
             'cloud_ms': float(np.mean([o.cloud_ms for o in at])),
             'compute_ms': float(np.mean([o.compute_ms for o in at])),
             'overhead_ms': float(np.mean([o.e2e_ms - o.compute_ms for o in at])),
+            'codec_ms': float(np.mean([o.codec_ms for o in at])),
+            'transfer_ms': float(np.mean([max(0.0, o.e2e_ms - o.edge_ms - o.cloud_ms) for o in at])),
             'payload_bytes': float(np.mean([o.payload_bytes for o in at])),
         }
     e2e = [o.e2e_ms for o in ok]
@@ -187,7 +190,8 @@ def run_demo(opts: DemoOptions) -> int:
         stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         obs.outcomes[msg.frame_seq] = FrameOutcome(
             msg.frame_seq, msg.status, msg.split, (clock.now().nanoseconds - stamp) / 1e6, edge_ms(msg),
-            cloud_ms(msg), msg.edge_compute_ms + msg.cloud_compute_ms, msg.payload_bytes, msg.error)
+            cloud_ms(msg), msg.edge_compute_ms + msg.cloud_compute_ms, msg.edge_encode_ms + msg.cloud_decode_ms,
+            msg.payload_bytes, msg.error)
 
     timing_sub = node.create_subscription(FrameTiming, 'frame_timing', on_timing, qos.RESULTS)
     node.create_subscription(PartitionState, 'partition_state', lambda m: setattr(obs, 'state', m), qos.STATE)
@@ -270,11 +274,15 @@ def _print_summary(s: dict, written: dict) -> None:
     if s['e2e_mean_ms'] is not None:
         print(f"end-to-end latency: mean {s['e2e_mean_ms']:.1f} ms, p95 {s['e2e_p95_ms']:.1f} ms")
     print(f"{'split':>5} {'frames':>6} {'e2e ms':>8} {'edge ms':>8} {'cloud ms':>8} {'compute':>8} "
-          f"{'overhead':>8} {'bytes':>9}")
+          f"{'overhead':>8} {'codec':>6} {'transfer':>8} {'bytes':>9}")
     for k, v in s['per_split'].items():
         print(f"{k:>5} {v['frames']:>6} {v['e2e_mean_ms']:>8.1f} {v['edge_ms']:>8.1f} {v['cloud_ms']:>8.1f} "
-              f"{v['compute_ms']:>8.1f} {v['overhead_ms']:>8.1f} {v['payload_bytes']:>9.0f}")
-    print('overhead = e2e minus model compute: pre/post-processing, encode/decode, queues and DDS transport')
+              f"{v['compute_ms']:>8.1f} {v['overhead_ms']:>8.1f} {v['codec_ms']:>6.1f} {v['transfer_ms']:>8.1f} "
+              f"{v['payload_bytes']:>9.0f}")
+    print("edge/cloud ms: each side's own time;"
+          ' compute: the model alone; overhead: e2e minus compute '
+          '(pre/post-processing, codec, queues, DDS); codec: encode + decode; transfer: e2e minus both '
+          'sides (DDS transport both ways)')
     for error in s['errors']:
         print(f'error seen: {error}')
     for what, path in written.items():

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -96,6 +97,79 @@ def cmd_verify(args) -> int:
     return 1 if failed else 0
 
 
+def _profile_for(model: str, path: str | None, cache: str, log) -> dict:
+    """A model's profile: from --profile, the cache folder, or measured now (and cached)."""
+    from pathlib import Path
+    if path:
+        return json.loads(Path(path).read_text())
+    cached = Path(cache) / f'{Path(model).stem}.json'
+    if cached.exists():
+        return json.loads(cached.read_text())
+    from .core.models import load_model
+    from .core.profiler import profile
+    print(f'partnner: profiling {model} on this machine (cached in {cached})', file=log)
+    result = profile(load_model(model))
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(result))
+    return result
+
+
+def cmd_simulate(args) -> int:
+    from pathlib import Path
+
+    from .core.evaluation import aggregate, format_table, summarize
+    from .core.policies import POLICIES
+    from .core.simulator import PLATFORMS, SIM_POLICIES, Platform, Scenario, SimProfile, run_all
+    from .core.traces import Steps, load_traces
+    wanted = SIM_POLICIES if args.policy == 'all' else tuple(args.policy.split(','))
+    unknown = [p for p in wanted if p not in SIM_POLICIES and p not in POLICIES]
+    if unknown or 'fixed' in wanted:
+        print(f'partnner simulate: unknown policy {unknown or ["fixed"]}; choose from {", ".join(SIM_POLICIES)}',
+              file=sys.stderr)
+        return 2
+    if args.platform in PLATFORMS:
+        platform = PLATFORMS[args.platform]
+    else:
+        try:
+            platform = Platform(args.platform, *[float(v) for v in args.platform.split(':')])
+        except ValueError:
+            print(f'partnner simulate: platform is one of {", ".join(PLATFORMS)} or EDGE_SLOWDOWN[:CLOUD_SPEEDUP]',
+                  file=sys.stderr)
+            return 2
+    profile = SimProfile.from_profile(_profile_for(args.model, args.profile, args.profile_cache, sys.stderr),
+                                      args.codec, args.input_codec)
+    per_trace = {}
+    for trace in load_traces(args.trace):
+        sc = Scenario(profile, platform, trace, fps=args.fps, cloud_load=Steps.parse(args.cloud_load),
+                      edge_load=Steps.parse(args.edge_load), delay_ms=args.delay_ms, duration_s=args.duration,
+                      seed=args.seed)
+        summary = summarize(run_all(sc, wanted), sc.change_times())
+        per_trace[trace.name] = summary
+        if not args.json:
+            print(format_table(summary, f'\n{profile.name} on {platform.name}, trace {trace.name} '
+                                        f'({trace.mean_mbps:.2f} Mbit/s mean, {sc.duration:.0f} s)'))
+    overall = aggregate(list(per_trace.values()))
+    if args.json:
+        print(json.dumps({'model': profile.name, 'platform': platform.__dict__, 'codec': args.codec,
+                          'traces': per_trace, 'overall': overall}, indent=1))
+    elif len(per_trace) > 1:
+        print(format_table(overall, f'\naverage over {len(per_trace)} traces'))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from pathlib import Path
+
+    from .core.evaluation import ReportConfig, build_report
+    profiles = {m: _profile_for(m, None, args.profile_cache, sys.stderr) for m in args.models.split(',')}
+    out = Path(args.out)
+    build_report(ReportConfig(profiles, Path(args.traces), tuple(args.platforms.split(',')),
+                              args.traces_per_family, args.duration, codec=args.codec), out,
+                 log=lambda line: print(line, file=sys.stderr))
+    print(f'report written to {out / "report.md"} (data in report.json, plots *.png)')
+    return 0
+
+
 def cmd_demo(args) -> int:
     from pathlib import Path
 
@@ -146,6 +220,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--out', default='results/demo', help='where the overlay image, plot and logs go')
     p.add_argument('--json', action='store_true', help='print a machine-readable summary')
     p.set_defaults(func=cmd_demo)
+
+    default_traces = os.environ.get('PARTNNER_TRACES', '../shared/traces')
+    p = sub.add_parser('simulate', help='trace-driven simulation of the split policies against the oracle')
+    p.add_argument('--model', required=True, help='model to simulate (profiled on this machine, then cached)')
+    p.add_argument('--trace', required=True, help='a bandwidth trace file, or a folder of them')
+    p.add_argument('--platform', default='edge10x', help='edge5x, edge10x (default), edge20x, or '
+                                                         'EDGE_SLOWDOWN[:CLOUD_SPEEDUP], e.g. 8:2')
+    p.add_argument('--policy', default='all', help='all, or a comma-separated list of '
+                                                   'partnner,edge_only,cloud_only,best_static,neurosurgeon,ans')
+    p.add_argument('--codec', default='fp16+lz4', help='feature codec (default fp16+lz4)')
+    p.add_argument('--input-codec', default='jpeg', help='codec at split 0 (default jpeg)')
+    p.add_argument('--fps', type=float, default=10.0, help='camera frame rate (default 10)')
+    p.add_argument('--cloud-load', default='', help='cloud load schedule "s:factor,...", e.g. 0:1,30:3,60:1')
+    p.add_argument('--edge-load', default='', help='edge load schedule, same form')
+    p.add_argument('--delay-ms', type=float, default=20.0, help='one-way propagation delay (default 20)')
+    p.add_argument('--duration', type=float, help='seconds per trace (default: the trace, at most 600)')
+    p.add_argument('--seed', type=int, default=0, help='seed of the compute noise')
+    p.add_argument('--profile', help='a profile JSON (partnner profile --json) instead of measuring')
+    p.add_argument('--profile-cache', default='results/profiles', help='where measured profiles are kept')
+    p.add_argument('--json', action='store_true')
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser('report', help='paper-style table: models x platforms x link families, and plots')
+    p.add_argument('--models', default='yolov8n,yolo11n,ssdlite320_mobilenet_v3_large,resnet18,resnet50,'
+                                       'mobilenet_v3_large', help='comma-separated models')
+    p.add_argument('--platforms', default='edge5x,edge10x,edge20x')
+    p.add_argument('--traces', default=default_traces, help='folder holding hsdpa/, fcc/ and oboe/ (default '
+                                                          '$PARTNNER_TRACES, else ../shared/traces)')
+    p.add_argument('--traces-per-family', type=int, default=4)
+    p.add_argument('--duration', type=float, default=120.0, help='seconds per trace')
+    p.add_argument('--codec', default='fp16+lz4')
+    p.add_argument('--profile-cache', default='results/profiles')
+    p.add_argument('--out', default='results/report')
+    p.set_defaults(func=cmd_report)
     return parser
 
 

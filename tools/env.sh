@@ -68,6 +68,9 @@ activate() {
   export PYTHONPATH="$INSTALL_BASE/partnner_ros/lib/python3.11/site-packages${PYTHONPATH:+:$PYTHONPATH}"
   export PATH="$INSTALL_BASE/partnner_ros/bin:$PATH"
   export LD_LIBRARY_PATH="$INSTALL_BASE/partnner_ros/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  if [ -z "${PARTNNER_TRACES:-}" ] && [ -d "$ROOT/../shared/traces" ]; then
+    export PARTNNER_TRACES="$(cd "$ROOT/../shared/traces" && pwd)"
+  fi
   export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$ROOT/config/fastdds.xml}"
   export YOLO_OFFLINE="${YOLO_OFFLINE:-1}" YOLO_AUTOINSTALL="${YOLO_AUTOINSTALL:-0}" YOLO_VERBOSE="${YOLO_VERBOSE:-0}"
 }

@@ -21,6 +21,11 @@ class Status(IntEnum):
 
 @dataclass(frozen=True)
 class FrameRecord:
+    """One frame's outcome as the robot sees it. ``edge_ms``/``cloud_ms`` are each side's
+    whole time (queues, codec, compute); the ``*_compute_ms`` and per-layer tuples are
+    the model alone, for the layers that side ran. A probe is a shadow copy of a frame
+    sent at another split to measure it; its result is not used."""
+
     seq: int
     split: int
     status: Status
@@ -28,6 +33,12 @@ class FrameRecord:
     e2e_ms: float = 0.0
     edge_ms: float = 0.0
     cloud_ms: float = 0.0
+    edge_compute_ms: float = 0.0
+    cloud_compute_ms: float = 0.0
+    codec_ms: float = 0.0
+    edge_layer_ms: tuple = ()
+    cloud_layer_ms: tuple = ()
+    probe: bool = False
 
     @property
     def transfer_ms(self) -> float:

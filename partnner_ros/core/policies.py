@@ -1,14 +1,21 @@
 """Split policies behind one interface. The live partition manager and the
-simulator drive the same objects: ``observe`` every served frame, ``choose`` the
-split for the next one."""
+simulator drive the same objects: ``observe`` every frame's outcome, ``choose``
+the split for the next frames, and ``probe_split`` names a split worth measuring
+with a shadow copy of a frame (its result is not used, so it costs no latency).
+"""
 
 from abc import ABC, abstractmethod
 
-from .frames import FrameRecord
+import numpy as np
+
+from .estimators import LinkEstimator, ShapeProfile
+from .frames import FrameRecord, Status
+from .split_space import SplitSpace
 
 
 class Policy(ABC):
     name = ''
+    probe_every = 0  # shadow-probe every this many frames (0: never)
 
     def __init__(self, num_layers: int):
         self.num_layers = num_layers
@@ -19,6 +26,10 @@ class Policy(ABC):
     @abstractmethod
     def choose(self) -> tuple[int, str]:
         """The split to use from now on, and why."""
+
+    def probe_split(self) -> int | None:
+        """A split to measure with shadow probes, or None."""
+        return None
 
 
 class EdgeOnly(Policy):
@@ -51,10 +62,246 @@ class Fixed(Policy):
         return self.split, f'fixed split {self.split} set by the user'
 
 
-POLICIES = ('fixed', 'edge_only', 'cloud_only')
+def _fmt_rate(bps: float) -> str:
+    return f'{bps / 1e6:.2f} Mbit/s' if bps >= 1e5 else f'{bps / 1e3:.0f} kbit/s'
 
 
-def make_policy(name: str, num_layers: int, split: int = 0) -> Policy:
+class Partnner(Policy):
+    """Adaptive, platform-agnostic split selection (PArtNNer-style).
+
+    Predicted latency of split k = edge time of layers [0, k) + codec time + transfer
+    of the payload + cloud time of layers [k, n). Each side's time is a learned
+    per-layer shape (from the model's compute weights, refined by the per-layer
+    durations the nodes measure) times a scale tracked with step detection, so a
+    change of load is followed within a few frames; the link is a bandwidth and a
+    round trip tracked the same way. Nothing is profiled in advance: the first
+    frame runs in the cloud with a shadow probe of the whole model on the edge, and
+    a side the current split leaves unobserved is kept honest by shadow probes.
+    A switch needs a predicted gain above ``hysteresis`` (relative) plus
+    ``margin_ms``, so noise does not make the split flap.
+    """
+
+    name = 'partnner'
+    probe_every = 2
+
+    def __init__(self, space: SplitSpace, hysteresis: float = 0.04, margin_ms: float = 1.0):
+        super().__init__(space.num_layers)
+        self.space = space
+        self.splits = np.array(space.splits)
+        self.hysteresis = hysteresis
+        self.margin_ms = margin_ms
+        self.edge = ShapeProfile(space.weights)
+        self.cloud = ShapeProfile(space.weights)
+        self.link = LinkEstimator()
+        self.prior_bytes = space.prior_bytes()
+        self.bytes_seen: dict[int, float] = {}
+        self.byte_ratio = {True: 1.0, False: 1.0}  # observed / prior, for split 0 and for features
+        self.codec_seen: dict[int, float] = {}
+        self.codec_ms_per_byte = 0.0
+        self.current: int | None = None
+        self._reason: str | None = None
+
+    # --- learning -----------------------------------------------------------------------------
+    def observe(self, r: FrameRecord) -> None:
+        if r.status != Status.OK:
+            return
+        n, k = self.num_layers, r.split
+        if k > 0 and r.edge_compute_ms > 0:
+            self.edge.observe(0, k, r.edge_compute_ms, r.edge_layer_ms or None)
+        if k < n and r.cloud_compute_ms > 0:
+            self.cloud.observe(k, n, r.cloud_compute_ms, r.cloud_layer_ms or None)
+        if k < n and r.payload_bytes > 0:
+            self.link.observe(r.payload_bytes, r.transfer_ms)
+            self.bytes_seen[k] = float(r.payload_bytes)
+            if self.prior_bytes[k] > 0:
+                key = k == 0
+                self.byte_ratio[key] = 0.7 * self.byte_ratio[key] + 0.3 * r.payload_bytes / self.prior_bytes[k]
+            self.codec_seen[k] = r.codec_ms
+            sample = r.codec_ms / r.payload_bytes
+            self.codec_ms_per_byte = sample if not self.codec_ms_per_byte else (
+                0.8 * self.codec_ms_per_byte + 0.2 * sample)
+
+    def ping(self, rtt_ms: float) -> None:
+        self.link.ping(rtt_ms)
+
+    # --- prediction ---------------------------------------------------------------------------
+    def payload_bytes(self) -> np.ndarray:
+        out = self.prior_bytes * self.byte_ratio[False]
+        out[0] = self.prior_bytes[0] * self.byte_ratio[True]
+        for k, b in self.bytes_seen.items():
+            out[k] = b
+        out[self.num_layers] = 0.0
+        return out
+
+    def predict(self) -> np.ndarray:
+        """Predicted e2e ms of every split 0..n (nan where a needed estimate is missing)."""
+        n = self.num_layers
+        ks = np.arange(n + 1)
+        edge = self.edge.cumulative() * self.edge.scale.value if self.edge.known else np.where(ks == 0, 0.0, np.nan)
+        cloud = ((1 - self.cloud.cumulative()) * self.cloud.scale.value if self.cloud.known
+                 else np.where(ks == n, 0.0, np.nan))
+        payload = self.payload_bytes()
+        codec = payload * self.codec_ms_per_byte
+        for k, ms in self.codec_seen.items():
+            codec[k] = ms
+        if self.link.known:
+            transfer = self.link.transfer_ms(payload)
+        else:
+            transfer = np.full(n + 1, np.nan)
+        transfer[n] = codec[n] = 0.0
+        cloud[n] = 0.0
+        return edge + codec + transfer + cloud
+
+    def choose(self) -> tuple[int, str]:
+        n = self.num_layers
+        if not self.edge.known:
+            self.current = 0 if self.current is None else self.current
+            return self.current, 'exploring: no edge measurement yet'
+        if not (self.cloud.known and self.link.known):
+            self.current = n
+            return n, 'exploring: no cloud or link measurement yet'
+        pred = self.predict()
+        usable = pred[self.splits]
+        best = int(self.splits[int(np.nanargmin(usable))])
+        cur = self.current
+        if cur is not None and np.isfinite(pred[cur]) and \
+                pred[cur] <= pred[best] * (1 + self.hysteresis) + self.margin_ms:
+            best = cur
+        if best != cur or self._reason is None:
+            self._reason = (f'predicted {pred[best]:.0f} ms at split {best} (edge-only {pred[n]:.0f}, cloud-only '
+                            f'{pred[0]:.0f}); link {_fmt_rate(self.link.bandwidth.value)}, edge model '
+                            f'{self.edge.scale.value:.0f} ms, cloud model {self.cloud.scale.value:.0f} ms')
+        self.current = best
+        return best, self._reason
+
+    def probe_split(self) -> int | None:
+        n = self.num_layers
+        if not self.edge.known:
+            return n
+        if not (self.cloud.known and self.link.known):
+            return 0
+        if self.current == n:
+            # the image costs the edge nothing to send, carries a payload large enough to
+            # measure the link, and makes the cloud run the whole model
+            return 0
+        if self.current != 0:
+            return None
+        pred = self.predict()
+        return int(min((k for k in self.space.splits if k > 0),
+                       key=lambda k: pred[k] if np.isfinite(pred[k]) else np.inf))
+
+
+class Neurosurgeon(Policy):
+    """Neurosurgeon (Kang et al., ASPLOS 2017): per-layer latency profiles measured on
+    each platform before serving, and the split that minimises the predicted total at
+    the current bandwidth. The profiles are only as fresh as the last profiling run.
+    The link is measured exactly as partnner measures it (frames, pings and the same
+    shadow probes), so the two differ only in how they know compute costs."""
+
+    name = 'neurosurgeon'
+    probe_every = Partnner.probe_every
+
+    def __init__(self, space: SplitSpace):
+        super().__init__(space.num_layers)
+        self.space = space
+        self.link = LinkEstimator()
+        self.pred_compute: np.ndarray | None = None
+        self.split_bytes = space.prior_bytes()
+        self.current: int | None = None
+
+    def set_profile(self, edge_layer_ms, cloud_layer_ms, split_bytes, codec_ms) -> None:
+        """The result of profiling both platforms: per-layer ms, and per split bytes and codec ms."""
+        edge = np.concatenate([[0.0], np.cumsum(edge_layer_ms)])
+        cloud = np.concatenate([[0.0], np.cumsum(cloud_layer_ms)])
+        self.pred_compute = edge + (cloud[-1] - cloud) + np.asarray(codec_ms, dtype=float)
+        self.split_bytes = np.asarray(split_bytes, dtype=float)
+
+    def observe(self, r: FrameRecord) -> None:
+        if r.status == Status.OK and r.split < self.num_layers and r.payload_bytes > 0:
+            self.link.observe(r.payload_bytes, r.transfer_ms)
+
+    def ping(self, rtt_ms: float) -> None:
+        self.link.ping(rtt_ms)
+
+    def _predict(self) -> np.ndarray:
+        pred = self.pred_compute.copy()
+        pred[:self.num_layers] += self.link.transfer_ms(self.split_bytes[:self.num_layers])
+        return pred
+
+    def choose(self):
+        n = self.num_layers
+        if self.pred_compute is None:
+            return n, 'neurosurgeon: no profile yet'
+        if not self.link.known:
+            self.current = 0
+            return 0, 'neurosurgeon: measuring the link'
+        pred = self._predict()
+        self.current = int(min(self.space.splits, key=lambda s: pred[s]))
+        return self.current, f'neurosurgeon: profiled prediction {pred[self.current]:.0f} ms'
+
+    def probe_split(self) -> int | None:
+        """The same link probes as partnner: the image, while at edge-only."""
+        if self.pred_compute is None or not self.link.known or self.current != self.num_layers:
+            return None
+        return 0
+
+
+class ANS(Policy):
+    """Autodidactic Neurosurgeon (Zhang et al., WWW 2021): a discounted LinUCB bandit
+    over splits, learning latency as a linear function of each split's features from
+    end-to-end latency alone, with forced sampling to keep exploring."""
+
+    name = 'ans'
+
+    def __init__(self, space: SplitSpace, alpha: float = 0.3, gamma: float = 0.97, ridge: float = 1.0,
+                 forced_every: int = 25, seed: int = 0):
+        super().__init__(space.num_layers)
+        self.space = space
+        cum = np.concatenate([[0.0], np.cumsum(space.weights)]) / space.weights.sum()
+        size = space.prior_bytes()
+        size = size / max(size.max(), 1.0)
+        ks = np.arange(space.num_layers + 1)
+        self.features = np.stack([np.ones_like(cum), cum, 1 - cum, size, (ks == space.num_layers) * 1.0], axis=1)
+        self.arms = np.array(space.splits)
+        self.alpha, self.gamma, self.ridge = alpha, gamma, ridge
+        d = self.features.shape[1]
+        self.A = ridge * np.eye(d)
+        self.b = np.zeros(d)
+        self.forced_every = forced_every
+        self.rng = np.random.default_rng(seed)
+        self.frames = 0
+
+    def observe(self, r: FrameRecord) -> None:
+        if r.probe or r.status != Status.OK:
+            return
+        x = self.features[r.split]
+        d = len(x)
+        self.A = self.gamma * self.A + np.outer(x, x) + (1 - self.gamma) * self.ridge * np.eye(d)
+        self.b = self.gamma * self.b + x * (r.e2e_ms / 1e3)
+
+    def choose(self):
+        self.frames += 1
+        A_inv = np.linalg.inv(self.A)
+        X = self.features[self.arms]
+        width = np.sqrt(np.einsum('ij,jk,ik->i', X, A_inv, X))
+        mean = X @ (A_inv @ self.b)
+        score = mean - self.alpha * width
+        if self.frames % self.forced_every == 0:
+            # forced sample: the least certain of the arms that could plausibly be best
+            plausible = score <= 2 * max(score.min(), 1e-3)
+            k = int(self.arms[int(np.argmax(np.where(plausible, width, -1.0)))])
+            return k, 'ans: forced sample'
+
+        k = int(self.arms[int(np.argmin(score))])
+        return k, f'ans: lower confidence bound {score.min() * 1e3:.0f} ms'
+
+
+STATIC = ('fixed', 'edge_only', 'cloud_only')
+ADAPTIVE = ('partnner', 'neurosurgeon', 'ans')
+POLICIES = ('partnner',) + STATIC + ('neurosurgeon', 'ans')
+
+
+def make_policy(name: str, num_layers: int, split: int = 0, space: SplitSpace | None = None) -> Policy:
     if name == 'fixed':
         policy = Fixed(num_layers, 0)
         policy.set_split(split)
@@ -63,4 +310,8 @@ def make_policy(name: str, num_layers: int, split: int = 0) -> Policy:
         return EdgeOnly(num_layers)
     if name == 'cloud_only':
         return CloudOnly(num_layers)
+    if name in ADAPTIVE:
+        if space is None:
+            raise ValueError(f'policy {name} needs the split space of the model')
+        return {'partnner': Partnner, 'neurosurgeon': Neurosurgeon, 'ans': ANS}[name](space)
     raise ValueError(f'unknown policy {name!r}; known: {", ".join(POLICIES)}')

@@ -64,6 +64,7 @@ def _timed(fn, *args):
 def profile(model: SplitModel, codec_names: list[str] | None = None, repeats: int = 5,
             image: np.ndarray | None = None) -> dict:
     """Per-layer and per-cut measurements of ``model`` on this machine."""
+    started = time.perf_counter()
     codec_names = list(codec_names or codecs.CODECS)
     for name in codec_names:
         codecs.Codec.parse(name)
@@ -109,6 +110,7 @@ def profile(model: SplitModel, codec_names: list[str] | None = None, repeats: in
         'machine': {'cpu': platform.processor() or platform.machine(), 'threads': torch.get_num_threads(),
                     'torch': torch.__version__},
         'repeats': repeats,
+        'profile_seconds': round(time.perf_counter() - started, 3),
         'total_ms': sum(layer_ms),
         'layers': [{'index': f.index, 'name': f.name, 'kind': f.kind, 'macs': f.macs, 'weight': f.weight,
                     'out_shape': list(f.out_shape) if f.out_shape else None, 'ms': round(ms, 4)}

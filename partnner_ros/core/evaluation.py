@@ -1,0 +1,225 @@
+"""Metrics of simulated runs, and the paper-style report across models, platforms
+and link families."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .simulator import PLATFORMS, Run, Scenario, SimProfile, convergence, run_all
+from .traces import FAMILIES, Steps, Trace, load_traces
+
+
+def summarize(runs: dict[str, Run], events: list[float]) -> dict[str, dict]:
+    """Per policy: mean/p95 latency, ratio to the oracle, speedups, switches, convergence."""
+    oracle = runs['oracle'].mean
+    edge = runs['edge_only'].mean if 'edge_only' in runs else float('nan')
+    cloud = runs['cloud_only'].mean if 'cloud_only' in runs else float('nan')
+    out = {}
+    for name, r in runs.items():
+        conv = convergence(r, events)
+        frames = [c[1] for c in conv]
+        seconds = [c[2] for c in conv]
+        out[name] = {
+            'label': r.policy, 'frames': len(r.latency), 'dropped': r.dropped,
+            'mean_ms': r.mean, 'p95_ms': r.p95, 'x_oracle': r.mean / oracle,
+            'speedup_vs_edge_only': edge / r.mean, 'speedup_vs_cloud_only': cloud / r.mean,
+            'switches': r.switches, 'decision_us': r.decision_us,
+            'convergence_events': len(conv),
+            'convergence_frames_median': float(np.median(frames)) if frames else None,
+            'convergence_seconds_median': float(np.median(seconds)) if seconds else None,
+            'convergence_censored': sum(c[3] for c in conv),
+        }
+    return out
+
+
+def format_table(summary: dict[str, dict], title: str) -> str:
+    lines = [title, f"{'policy':<26} {'mean ms':>9} {'p95 ms':>9} {'x oracle':>8} {'vs edge':>8} {'vs cloud':>8} "
+                    f"{'switches':>8} {'conv frames':>11} {'conv s':>7} {'decision':>9}"]
+    for s in summary.values():
+        conv_f = '-' if s['convergence_frames_median'] is None else f"{s['convergence_frames_median']:.0f}"
+        conv_s = '-' if s['convergence_seconds_median'] is None else f"{s['convergence_seconds_median']:.1f}"
+        lines.append(f"{s['label']:<26} {s['mean_ms']:>9.1f} {s['p95_ms']:>9.1f} {s['x_oracle']:>8.2f} "
+                     f"{s['speedup_vs_edge_only']:>7.2f}x {s['speedup_vs_cloud_only']:>7.2f}x {s['switches']:>8} "
+                     f"{conv_f:>11} {conv_s:>7} {s['decision_us']:>7.0f}us")
+    return '\n'.join(lines)
+
+
+def aggregate(summaries: list[dict[str, dict]]) -> dict[str, dict]:
+    """Average the per-trace summaries of one configuration (means of ratios)."""
+    out = {}
+    for name in summaries[0]:
+        rows = [s[name] for s in summaries]
+        conv = [r['convergence_frames_median'] for r in rows if r['convergence_frames_median'] is not None]
+        conv_s = [r['convergence_seconds_median'] for r in rows if r['convergence_seconds_median'] is not None]
+        out[name] = {
+            'label': name, 'traces': len(rows),
+            **{k: float(np.mean([r[k] for r in rows])) for k in (
+                'mean_ms', 'p95_ms', 'x_oracle', 'speedup_vs_edge_only', 'speedup_vs_cloud_only', 'decision_us')},
+            'switches': int(sum(r['switches'] for r in rows)),
+            'convergence_frames_median': float(np.median(conv)) if conv else None,
+            'convergence_seconds_median': float(np.median(conv_s)) if conv_s else None,
+        }
+    return out
+
+
+@dataclass
+class ReportConfig:
+    profiles: dict[str, dict]        # model -> profile json
+    traces_root: Path
+    platforms: tuple[str, ...] = ('edge5x', 'edge10x', 'edge20x')
+    traces_per_family: int = 4
+    duration_s: float = 120.0
+    fps: float = 10.0
+    codec: str = 'fp16+lz4'
+    cloud_load: str = '0:1,40:3,80:1'
+    seed: int = 0
+
+
+def pick_traces(root: Path, per_family: int) -> dict[str, list]:
+    """A deterministic spread of traces from each family folder under ``root``."""
+    out = {}
+    for family in FAMILIES:
+        folder = root / family
+        if not folder.is_dir():
+            continue
+        traces = load_traces(folder)
+        step = max(1, len(traces) // per_family)
+        out[family] = traces[::step][:per_family]
+    if not out:
+        raise ValueError(f'no trace families ({", ".join(FAMILIES)}) under {root}')
+    return out
+
+
+def step_scenarios(profile: SimProfile, platform: str, seed: int = 0) -> list[Scenario]:
+    """Synthetic steps for convergence: bandwidth 10x down and up, and cloud load 4x up and down."""
+    base = 8.0 if profile.space.num_layers < 60 else 16.0
+    return [
+        Scenario(profile, PLATFORMS[platform], Trace.steps([base, base / 10] * 3, 20.0, 'bandwidth steps 10x'),
+                 duration_s=120.0, seed=seed),
+        Scenario(profile, PLATFORMS[platform], Trace.steps([base * 4], 120.0, 'constant'),
+                 cloud_load=Steps.parse('0:1,20:4,40:1,60:4,80:1,100:4'), duration_s=120.0, seed=seed),
+    ]
+
+
+def build_report(cfg: ReportConfig, out_dir: Path, log=print) -> dict:
+    """Run every model x platform x family (and the step scenarios), write report.md,
+    report.json and plots to ``out_dir``; return the report data."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    families = pick_traces(cfg.traces_root, cfg.traces_per_family)
+    data = {'config': {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.__dict__.items()
+                       if k != 'profiles'},
+            'models': sorted(cfg.profiles), 'families': {f: [t.name for t in ts] for f, ts in families.items()},
+            'cells': {}, 'convergence': {}}
+    for model in sorted(cfg.profiles):
+        profile = SimProfile.from_profile(cfg.profiles[model], cfg.codec)
+        for platform in cfg.platforms:
+            for family, traces in families.items():
+                summaries = []
+                for trace in traces:
+                    sc = Scenario(profile, PLATFORMS[platform], trace, fps=cfg.fps, duration_s=cfg.duration_s,
+                                  cloud_load=Steps.parse(cfg.cloud_load), seed=cfg.seed)
+                    runs = run_all(sc)
+                    summaries.append(summarize(runs, sc.change_times()))
+                    if trace is traces[0] and platform == cfg.platforms[len(cfg.platforms) // 2]:
+                        plot_runs(runs, sc, out_dir / f'{model}-{platform}-{family}.png')
+                cell = aggregate(summaries)
+                data['cells'][f'{model}|{platform}|{family}'] = cell
+                log(f"{model:<30} {platform:<8} {family:<6} partnner x{cell['partnner']['x_oracle']:.3f} of "
+                    f"oracle, {cell['partnner']['speedup_vs_edge_only']:.2f}x vs edge-only, "
+                    f"{cell['partnner']['speedup_vs_cloud_only']:.2f}x vs cloud-only")
+            steps = [summarize(run_all(sc, ('partnner', 'neurosurgeon', 'ans')),
+                               sc.change_times()) for sc in step_scenarios(profile, platform, cfg.seed)]
+            data['convergence'][f'{model}|{platform}'] = {
+                kind: {p: s[p]['convergence_frames_median'] for p in ('partnner', 'neurosurgeon', 'ans')}
+                | {f'{p}_seconds': s[p]['convergence_seconds_median'] for p in ('partnner', 'neurosurgeon', 'ans')}
+                for kind, s in zip(('bandwidth', 'cloud_load'), steps)}
+    (out_dir / 'report.json').write_text(json.dumps(data, indent=1))
+    (out_dir / 'report.md').write_text(render_markdown(data))
+    return data
+
+
+POLICY_ORDER = ('partnner', 'best_static', 'neurosurgeon', 'ans', 'cloud_only', 'edge_only')
+
+
+def render_markdown(data: dict) -> str:
+    families = list(data['families'])
+    lines = ['# partnner simulation report', '',
+             f"Models: {', '.join(data['models'])}. Platforms: edge 5x/10x/20x slower than the cloud "
+             f"(this machine's profile scaled). Links: " + ', '.join(
+                 f"{FAMILIES.get(f, f)} ({len(t)} traces)" for f, t in data['families'].items())
+             + f". {data['config']['duration_s']:.0f} s per trace at {data['config']['fps']:.0f} fps, codec "
+             f"{data['config']['codec']}, cloud load schedule {data['config']['cloud_load']}.", '',
+             '## partnner against edge-only, cloud-only and the oracle', '',
+             '| model | platform | ' + ' | '.join(f'{f}: vs edge / vs cloud / x oracle' for f in families) + ' |',
+             '| --- | --- | ' + ' | '.join('---' for _ in families) + ' |']
+    models = data['models']
+    platforms = sorted({k.split('|')[1] for k in data['cells']}, key=lambda p: float(p[4:-1]))
+    for model in models:
+        for platform in platforms:
+            cells = []
+            for f in families:
+                c = data['cells'].get(f'{model}|{platform}|{f}')
+                p = c['partnner'] if c else None
+                cells.append('-' if p is None else f"{p['speedup_vs_edge_only']:.2f}x / "
+                             f"{p['speedup_vs_cloud_only']:.2f}x / {p['x_oracle']:.3f}")
+            lines.append(f'| {model} | {platform} | ' + ' | '.join(cells) + ' |')
+    lines += ['', '## Every policy, averaged per link family (mean latency as a multiple of the oracle)', '',
+              '| family | ' + ' | '.join(POLICY_ORDER) + ' |', '| --- | ' + ' | '.join('---' for _ in POLICY_ORDER) + ' |']
+    for f in families:
+        row = []
+        for pol in POLICY_ORDER:
+            vals = [c[pol]['x_oracle'] for k, c in data['cells'].items() if k.endswith(f'|{f}')]
+            row.append(f'{np.mean(vals):.3f}')
+        lines.append(f'| {f} | ' + ' | '.join(row) + ' |')
+    allcells = list(data['cells'].values())
+    lines += ['', '## Averages over everything', '',
+              '| policy | x oracle | speedup vs edge-only (mean / max) | speedup vs cloud-only (mean / max) |',
+              '| --- | --- | --- | --- |']
+    for pol in POLICY_ORDER:
+        xo = [c[pol]['x_oracle'] for c in allcells]
+        se = [c[pol]['speedup_vs_edge_only'] for c in allcells]
+        sc = [c[pol]['speedup_vs_cloud_only'] for c in allcells]
+        lines.append(f'| {pol} | {np.mean(xo):.3f} | {np.mean(se):.2f}x / {np.max(se):.2f}x | '
+                     f'{np.mean(sc):.2f}x / {np.max(sc):.2f}x |')
+    lines += ['', '## Convergence after a step (median frames until the split is as good as the oracle\'s '
+              'and stays so)', '',
+              '| model | platform | bandwidth 10x steps: partnner / neurosurgeon / ans | cloud load 4x steps: '
+              'partnner / neurosurgeon / ans | neurosurgeon / partnner (load) |', '| --- | --- | --- | --- | --- |']
+    for key, conv in data['convergence'].items():
+        model, platform = key.split('|')
+        b, c = conv['bandwidth'], conv['cloud_load']
+        ratio = c['neurosurgeon'] / max(c['partnner'], 1.0) if c['neurosurgeon'] is not None else float('nan')
+        lines.append(f"| {model} | {platform} | {b['partnner']:.0f} / {b['neurosurgeon']:.0f} / {b['ans']:.0f} | "
+                     f"{c['partnner']:.0f} / {c['neurosurgeon']:.0f} / {c['ans']:.0f} | {ratio:.1f}x |")
+    return '\n'.join(lines) + '\n'
+
+
+def plot_runs(runs: dict[str, Run], sc: Scenario, path: Path) -> None:
+    """Latency over time with the chosen split, the trace, and the oracle's split."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(3, 1, figsize=(11, 8), sharex=True)
+    for name in ('oracle', 'partnner', 'neurosurgeon', 'cloud_only', 'edge_only'):
+        if name in runs:
+            r = runs[name]
+            axes[0].plot(r.start, r.latency, '.', ms=3, label=f'{name} ({r.mean:.0f} ms)')
+    axes[0].set_ylabel('latency ms')
+    axes[0].set_yscale('log')
+    axes[0].legend(fontsize=8, ncol=3)
+    for name, style in (('oracle', 'k-'), ('partnner', 'r--')):
+        if name in runs:
+            axes[1].step(runs[name].start, runs[name].split, style, where='post', label=name, lw=1)
+    axes[1].set_ylabel('split')
+    axes[1].legend(fontsize=8)
+    t = np.linspace(0, sc.duration, 600)
+    axes[2].plot(t, [sc.trace.rate_at(x) / 1e6 for x in t], lw=1, label=f'{sc.trace.name} Mbit/s')
+    axes[2].plot(t, sc.cloud_load.at(t), lw=1, label='cloud load x')
+    axes[2].set_xlabel('s')
+    axes[2].legend(fontsize=8)
+    fig.suptitle(f'{sc.profile.name}, {sc.platform.name}, {sc.trace.name}')
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,292 @@
+"""Trace-driven simulator: every policy sees the frames it would really see.
+
+A camera produces frames at ``fps``; the pipeline serves one frame at a time and
+takes the newest waiting frame when it is free (latest-frame semantics; skipped
+frames count as dropped). A frame served at split k from time s costs:
+
+* edge: layers [0, k) from the measured profile, times the platform's edge
+  slowdown and the edge load at s, plus encoding;
+* upload: the payload through the bandwidth trace from the moment it is sent
+  (the trace's rate while it is in transit), plus the one-way delay;
+* cloud: layers [k, n) times the cloud load when the payload arrives, plus
+  decoding; then the small result comes back the same way.
+
+Compute times carry per-frame log-normal noise, drawn per frame index so that
+every policy meets the same noise. Policies get the same FrameRecord the live
+manager builds (durations only), and the same shadow probes and pings. The
+oracle knows every frame's true costs and is the bound.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .frames import FrameRecord, Status
+from .policies import Fixed, Neurosurgeon, Policy, make_policy
+from .split_space import SplitSpace
+from .traces import Steps, Trace
+
+
+@dataclass
+class SimProfile:
+    """A model as ``partnner profile --json`` measured it, for one codec."""
+
+    name: str
+    space: SplitSpace
+    layer_ms: np.ndarray
+    bytes: np.ndarray      # per split 0..n (nan where unusable, 0 at n)
+    encode_ms: np.ndarray
+    decode_ms: np.ndarray
+    profile_seconds: float  # wall time of the profiling run that measured all this
+
+    @classmethod
+    def from_profile(cls, profile: dict, codec: str = 'fp16+lz4', input_codec: str = 'jpeg') -> 'SimProfile':
+        space = SplitSpace.from_profile(profile, codec, input_codec)
+        n = space.num_layers
+        size = np.full(n + 1, np.nan)
+        enc = np.zeros(n + 1)
+        dec = np.zeros(n + 1)
+        for cut in profile['cuts']:
+            k = cut['split']
+            if k == n:
+                size[k] = 0.0
+                continue
+            c = space.codec_for(k)
+            if c not in cut['bytes']:
+                raise ValueError(f"the profile of {profile['model']} has no {c} figures at split {k}; "
+                                 f'profile it with --codec {c}')
+            size[k], enc[k], dec[k] = cut['bytes'][c], cut['encode_ms'][c], cut['decode_ms'][c]
+        layer_ms = np.array([layer['ms'] for layer in profile['layers']])
+        return cls(profile['model'], space, layer_ms, size, enc, dec,
+                   profile.get('profile_seconds', 10 * layer_ms.sum() / 1e3))
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Edge ms = profiled ms x edge_slowdown; cloud ms = profiled ms / cloud_speedup."""
+
+    name: str
+    edge_slowdown: float
+    cloud_speedup: float = 1.0
+
+
+PLATFORMS = {p.name: p for p in (Platform('edge5x', 5.0), Platform('edge10x', 10.0), Platform('edge20x', 20.0))}
+DEFAULT_PLATFORM = 'edge10x'
+
+
+@dataclass
+class Scenario:
+    profile: SimProfile
+    platform: Platform
+    trace: Trace
+    fps: float = 10.0
+    cloud_load: Steps = field(default_factory=Steps)
+    edge_load: Steps = field(default_factory=Steps)
+    delay_ms: float = 20.0
+    noise: float = 0.05
+    duration_s: float | None = None
+    ping_every_s: float = 1.0
+    result_bytes: int = 2000
+    seed: int = 0
+
+    @property
+    def duration(self) -> float:
+        return self.duration_s or min(self.trace.period, 600.0)
+
+    def change_times(self) -> list[float]:
+        times = set(self.cloud_load.change_times) | set(self.edge_load.change_times)
+        times |= set(self.trace.change_points(duration=self.duration))
+        return sorted(t for t in times if 0 < t < self.duration)
+
+
+class Truth:
+    """True costs of every split for a frame served from time s."""
+
+    def __init__(self, sc: Scenario):
+        self.sc = sc
+        p = sc.profile
+        self.n = p.space.num_layers
+        self.cum = np.concatenate([[0.0], np.cumsum(p.layer_ms)])
+        self.usable = np.array(sorted(p.space.splits))
+        self.bits = np.nan_to_num(p.bytes, nan=0.0) * 8.0
+        frames = int(sc.duration * sc.fps) + 2
+        rng = np.random.default_rng(sc.seed)
+        self.noise_edge = np.exp(rng.normal(0.0, sc.noise, frames))
+        self.noise_cloud = np.exp(rng.normal(0.0, sc.noise, frames))
+
+    def costs(self, frame: int, s: float, splits=None):
+        """(e2e, edge, cloud, edge_scale, cloud_scale) in ms for the given splits (default all 0..n)."""
+        sc, n = self.sc, self.n
+        ks = np.arange(n + 1) if splits is None else np.asarray(splits)
+        edge_scale = sc.platform.edge_slowdown * sc.edge_load.at(s) * self.noise_edge[frame]
+        edge = self.cum[ks] * edge_scale + self.sc.profile.encode_ms[ks] * sc.platform.edge_slowdown
+        sent = s + edge / 1e3
+        arrived = sc.trace.finish(sent, self.bits[ks]) + sc.delay_ms / 1e3
+        cloud_scale = self.noise_cloud[frame] / sc.platform.cloud_speedup * sc.cloud_load.at(arrived)
+        cloud = (self.cum[n] - self.cum[ks]) * cloud_scale + self.sc.profile.decode_ms[ks] / sc.platform.cloud_speedup
+        back = sc.trace.finish(arrived + cloud / 1e3, 8.0 * sc.result_bytes) + sc.delay_ms / 1e3
+        e2e = np.where(ks == n, edge, (back - s) * 1e3)
+        cloud = np.where(ks == n, 0.0, cloud)
+        return e2e, edge, cloud, edge_scale, cloud_scale
+
+    def record(self, frame: int, s: float, k: int, wait_ms: float, probe: bool = False) -> tuple[FrameRecord, float]:
+        e2e, edge, cloud, es, cs = self.costs(frame, s, [k])
+        e2e, edge, cloud, cs = float(e2e[0]), float(edge[0]), float(cloud[0]), float(np.atleast_1d(cs)[0])
+        p, n = self.sc.profile, self.n
+        layer = p.layer_ms
+        rec = FrameRecord(
+            frame, k, Status.OK, int(self.bits[k] / 8), e2e + wait_ms, edge + wait_ms, cloud,
+            edge_compute_ms=float(self.cum[k] * es), cloud_compute_ms=float((self.cum[n] - self.cum[k]) * cs),
+            codec_ms=float(p.encode_ms[k] * self.sc.platform.edge_slowdown + p.decode_ms[k] / self.sc.platform.cloud_speedup),
+            edge_layer_ms=tuple(layer[:k] * es), cloud_layer_ms=tuple(layer[k:] * cs), probe=probe)
+        return rec, e2e
+
+
+@dataclass
+class Run:
+    policy: str
+    start: np.ndarray       # s
+    arrival: np.ndarray     # s
+    split: np.ndarray
+    latency: np.ndarray     # ms, from the frame's arrival
+    oracle_split: np.ndarray
+    equivalent: np.ndarray  # the chosen split's cost is within tolerance of the best
+    dropped: int
+    decision_us: float
+
+    @property
+    def mean(self) -> float:
+        return float(self.latency.mean()) if len(self.latency) else float('nan')
+
+    @property
+    def p95(self) -> float:
+        return float(np.percentile(self.latency, 95)) if len(self.latency) else float('nan')
+
+    @property
+    def switches(self) -> int:
+        return int(np.count_nonzero(np.diff(self.split))) if len(self.split) > 1 else 0
+
+
+EQUIVALENT_TOLERANCE = 0.03
+
+
+def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> Run:
+    """Run one policy through the scenario (``'oracle'`` for the bound)."""
+    truth = truth or Truth(sc)
+    n = truth.n
+    usable = truth.usable
+    oracle = policy == 'oracle'
+    name = 'oracle' if oracle else policy.name
+    cloud_changes = sorted(set(sc.cloud_load.change_times) | set(sc.edge_load.change_times))
+    if isinstance(policy, Neurosurgeon):
+        _neurosurgeon_profile(policy, sc, 0.0)
+        pending = [(t + _profiling_s(sc, t), t) for t in cloud_changes]
+    else:
+        pending = []
+    rows = []
+    dropped = 0
+    decision_s = 0.0
+    free = 0.0
+    i = 0
+    served = 0
+    next_ping = 0.0
+    while True:
+        latest = int(math.floor(free * sc.fps + 1e-9))
+        if latest >= i:
+            j, s = latest, free
+            dropped += latest - i
+        else:
+            j, s = i, i / sc.fps
+        if s >= sc.duration or j >= len(truth.noise_edge):
+            break
+        arrival = j / sc.fps
+        e2e_all = truth.costs(j, s)[0]
+        best = int(usable[np.argmin(e2e_all[usable])])
+        if oracle:
+            k = best
+        else:
+            while pending and pending[0][0] <= s:
+                _neurosurgeon_profile(policy, sc, pending.pop(0)[1])
+            t0 = time.perf_counter()
+            k, _ = policy.choose()
+            decision_s += time.perf_counter() - t0
+        wait_ms = (s - arrival) * 1e3
+        e2e = float(e2e_all[k])
+        if not oracle:
+            rec, _ = truth.record(j, s, k, wait_ms)
+            policy.observe(rec)
+            if policy.probe_every and served % policy.probe_every == 0:
+                probe = policy.probe_split()
+                if probe is not None and probe != k:
+                    policy.observe(truth.record(j, s, probe, 0.0, probe=True)[0])
+            if s >= next_ping and hasattr(policy, 'ping'):
+                policy.ping(2 * sc.delay_ms + 8.0 * 100 / sc.trace.rate_at(s) * 1e3)
+                next_ping = s + sc.ping_every_s
+        rows.append((s, arrival, k, wait_ms + e2e, best, e2e <= e2e_all[best] * (1 + EQUIVALENT_TOLERANCE)))
+        served += 1
+        free = s + e2e / 1e3
+        i = j + 1
+    a = np.array(rows, dtype=float).reshape(-1, 6)
+    return Run(name, a[:, 0], a[:, 1], a[:, 2].astype(int), a[:, 3], a[:, 4].astype(int), a[:, 5].astype(bool),
+               dropped, decision_s / max(served, 1) * 1e6)
+
+
+def _profiling_s(sc: Scenario, t: float) -> float:
+    """Wall time to re-run the profiler on both platforms (in parallel) after a change at t:
+    the measured profiling time, at each platform's speed then."""
+    edge = sc.platform.edge_slowdown * float(sc.edge_load.at(t))
+    cloud = float(sc.cloud_load.at(t)) / sc.platform.cloud_speedup
+    return sc.profile.profile_seconds * max(edge, cloud)
+
+
+def _neurosurgeon_profile(policy: Neurosurgeon, sc: Scenario, t: float) -> None:
+    p = sc.profile
+    edge = p.layer_ms * sc.platform.edge_slowdown * sc.edge_load.at(t)
+    cloud = p.layer_ms / sc.platform.cloud_speedup * sc.cloud_load.at(t)
+    codec = p.encode_ms * sc.platform.edge_slowdown + p.decode_ms / sc.platform.cloud_speedup
+    policy.set_profile(edge, cloud, np.nan_to_num(p.bytes, nan=np.inf), codec)
+
+
+def convergence(run: Run, events: list[float], stable: int = 5) -> list[tuple[float, int, float, bool]]:
+    """For each event time: (time, frames, seconds, censored) until the policy's split
+    is as good as the oracle's (within the tolerance) and stays so for ``stable`` frames."""
+    out = []
+    bounds = list(events) + [float('inf')]
+    for t, t_next in zip(events, bounds[1:]):
+        idx = np.nonzero((run.start >= t) & (run.start < t_next))[0]
+        if len(idx) == 0:
+            continue
+        eq = run.equivalent[idx]
+        found = None
+        for f in range(len(idx)):
+            window = eq[f:f + stable]
+            if window.all() and (len(window) == stable or f + len(window) == len(idx)):
+                found = f
+                break
+        if found is None:
+            out.append((t, len(idx), float(run.start[idx[-1]] - t), True))
+        else:
+            out.append((t, found, float(run.start[idx[found]] - t), False))
+    return out
+
+
+SIM_POLICIES = ('partnner', 'edge_only', 'cloud_only', 'best_static', 'neurosurgeon', 'ans')
+
+
+def run_all(sc: Scenario, policies=SIM_POLICIES) -> dict[str, Run]:
+    """Every requested policy plus the oracle; best_static is the best fixed split in hindsight."""
+    truth = Truth(sc)
+    space = sc.profile.space
+    runs = {'oracle': simulate(sc, 'oracle', truth)}
+    for name in policies:
+        if name == 'best_static':
+            candidates = [simulate(sc, Fixed(space.num_layers, k), truth) for k in space.splits]
+            best = min(candidates, key=lambda r: r.mean)
+            best.policy = f'best_static (split {best.split[0]})'
+            runs[name] = best
+        else:
+            runs[name] = simulate(sc, make_policy(name, space.num_layers, space=space), truth)
+    return runs
+

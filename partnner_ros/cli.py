@@ -207,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser('demo', help='run camera, edge, cloud, manager and overlay as processes over DDS')
     p.add_argument('--frames', type=int, default=60, help='frames to run; 0: until Ctrl-C (default 60)')
-    p.add_argument('--policy', default='fixed', help='partition policy (default fixed)')
+    p.add_argument('--policy', default='partnner', help='partition policy: partnner (default), fixed, '
+                                                        'edge_only, cloud_only, ans')
     p.add_argument('--split', type=int, help='split for --policy fixed (default: 0, cloud-only)')
     p.add_argument('--model', default='yolov8n', help='model (default yolov8n)')
     p.add_argument('--weights', help='local weights file; default: seeded random weights')

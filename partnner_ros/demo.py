@@ -24,7 +24,7 @@ NODES = ('edge', 'cloud', 'partition_manager', 'overlay', 'camera_source')
 @dataclass
 class DemoOptions:
     frames: int = 60
-    policy: str = 'fixed'
+    policy: str = 'partnner'
     split: int | None = None
     model: str = 'yolov8n'
     weights: str = ''
@@ -68,7 +68,9 @@ def _ros_args(ns: str, params: dict) -> list[str]:
 
 def _spawn(module: str, ns: str, params: dict, log_dir: Path) -> subprocess.Popen:
     log = open(log_dir / f'{module}.log', 'w')
-    return subprocess.Popen([sys.executable, '-m', f'partnner_ros.nodes.{module}', *_ros_args(ns, params)],
+    # -P: a source checkout in the working directory must not shadow the installed package and
+    # its generated messages
+    return subprocess.Popen([sys.executable, '-P', '-m', f'partnner_ros.nodes.{module}', *_ros_args(ns, params)],
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -215,7 +217,7 @@ def run_demo(opts: DemoOptions) -> int:
             dead = [k for k, p in procs.items() if p.poll() is not None]
             if dead or time.monotonic() > deadline:
                 why = f'{", ".join(dead)} exited' if dead else f'not ready after {opts.startup_timeout:.0f} s'
-                tail = ''.join(open(log_dir / f'{d}.log').readlines()[-5:] for d in dead)
+                tail = ''.join(''.join(open(log_dir / f'{d}.log').readlines()[-5:]) for d in dead)
                 print(f'demo: {why}. See {log_dir}.\n{tail}', file=log)
                 return 1
         random_note = ('random weights: detections are meaningless; pass --weights FILE.pt for real ones'

@@ -24,7 +24,7 @@ def common_arguments() -> list:
                               description='local weights file; empty: seeded random weights (never downloads)'),
         DeclareLaunchArgument('image_topic', default_value='image_raw',
                               description='camera image topic the edge (and overlay) subscribe to'),
-        DeclareLaunchArgument('policy', default_value='fixed', choices=list(POLICIES),
+        DeclareLaunchArgument('policy', default_value='partnner', choices=list(POLICIES),
                               description='partition policy of the manager'),
         DeclareLaunchArgument('split', default_value='',
                               description='split for the fixed policy: 0 cloud-only .. num_layers edge-only; '

@@ -101,13 +101,19 @@ class SplitModel:
         resized, meta = self._prep(preprocess.as_rgb(image_rgb))
         return preprocess.to_tensor(resized), meta
 
-    def head(self, x: torch.Tensor, split: int) -> list[torch.Tensor]:
+    def head(self, x: torch.Tensor, split: int, timings: list[float] | None = None) -> list[torch.Tensor]:
         self._check_split(split)
-        return self.graph.head(x, split)
+        return self.graph.head(x, split, timings)
 
-    def tail(self, live: list[torch.Tensor], split: int):
+    def advance(self, live: list[torch.Tensor], start: int, stop: int, timings: list[float] | None = None):
+        """From the tensors live at split ``start``, run on to the deeper split ``stop``."""
+        self._check_split(start)
+        self._check_split(stop)
+        return self.graph.advance(live, start, stop, timings)
+
+    def tail(self, live: list[torch.Tensor], split: int, timings: list[float] | None = None):
         self._check_split(split)
-        return self.graph.tail(live, split)
+        return self.graph.tail(live, split, timings)
 
     def forward(self, x: torch.Tensor):
         return self.graph.forward(x)

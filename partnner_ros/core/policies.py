@@ -4,6 +4,7 @@ the split for the next frames, and ``probe_split`` names a split worth measuring
 with a shadow copy of a frame (its result is not used, so it costs no latency).
 """
 
+import math
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -82,7 +83,7 @@ class Partnner(Policy):
     """
 
     name = 'partnner'
-    probe_every = 2
+    probe_overhead = 0.05  # latency the cloud-only probes may cost, relative
 
     def __init__(self, space: SplitSpace, hysteresis: float = 0.04, margin_ms: float = 1.0):
         super().__init__(space.num_layers)
@@ -186,9 +187,23 @@ class Partnner(Policy):
             return 0
         if self.current != 0:
             return None
-        pred = self.predict()
+        return self._edge_probe(self.predict())
+
+    def _edge_probe(self, pred: np.ndarray) -> int:
         return int(min((k for k in self.space.splits if k > 0),
                        key=lambda k: pred[k] if np.isfinite(pred[k]) else np.inf))
+
+    @property
+    def probe_every(self) -> int:
+        """Every other frame, except at cloud-only, where a probe runs layers on the edge and
+        holds it for longer than the frame takes: there, seldom enough that the frames it
+        delays cost at most ``probe_overhead`` (a power of two, so the period rarely changes)."""
+        if self.current != 0 or not (self.edge.known and self.cloud.known and self.link.known):
+            return 2
+        pred = self.predict()
+        extra = max(pred[self._edge_probe(pred)] - pred[0], 0.0)
+        every = extra / (self.probe_overhead * max(pred[0], 1e-3))
+        return int(min(2 ** max(1, math.ceil(math.log2(max(every, 1.0)))), 64))
 
 
 class Neurosurgeon(Policy):
@@ -199,7 +214,7 @@ class Neurosurgeon(Policy):
     shadow probes), so the two differ only in how they know compute costs."""
 
     name = 'neurosurgeon'
-    probe_every = Partnner.probe_every
+    probe_every = 2
 
     def __init__(self, space: SplitSpace):
         super().__init__(space.num_layers)
@@ -249,12 +264,13 @@ class Neurosurgeon(Policy):
 class ANS(Policy):
     """Autodidactic Neurosurgeon (Zhang et al., WWW 2021): a discounted LinUCB bandit
     over splits, learning latency as a linear function of each split's features from
-    end-to-end latency alone, with forced sampling to keep exploring."""
+    end-to-end latency alone, with forced sampling to keep exploring. ``alpha`` is
+    relative to the latency level, so one setting serves 30 ms and 3 s links alike."""
 
     name = 'ans'
 
-    def __init__(self, space: SplitSpace, alpha: float = 0.3, gamma: float = 0.97, ridge: float = 1.0,
-                 forced_every: int = 25, seed: int = 0):
+    def __init__(self, space: SplitSpace, alpha: float = 0.5, gamma: float = 0.99, ridge: float = 1.0,
+                 forced_every: int = 25):
         super().__init__(space.num_layers)
         self.space = space
         cum = np.concatenate([[0.0], np.cumsum(space.weights)]) / space.weights.sum()
@@ -268,25 +284,28 @@ class ANS(Policy):
         self.A = ridge * np.eye(d)
         self.b = np.zeros(d)
         self.forced_every = forced_every
-        self.rng = np.random.default_rng(seed)
         self.frames = 0
+        self.force_next = False
+        self.latency_scale = 1.0  # s; confidence widths are relative to the latencies seen
 
     def observe(self, r: FrameRecord) -> None:
         if r.probe or r.status != Status.OK:
             return
+        self.latency_scale = r.e2e_ms / 1e3 if not self.frames else 0.9 * self.latency_scale + 0.1 * r.e2e_ms / 1e3
+        self.frames += 1
+        self.force_next = self.frames % self.forced_every == 0
         x = self.features[r.split]
         d = len(x)
         self.A = self.gamma * self.A + np.outer(x, x) + (1 - self.gamma) * self.ridge * np.eye(d)
         self.b = self.gamma * self.b + x * (r.e2e_ms / 1e3)
 
     def choose(self):
-        self.frames += 1
         A_inv = np.linalg.inv(self.A)
         X = self.features[self.arms]
         width = np.sqrt(np.einsum('ij,jk,ik->i', X, A_inv, X))
         mean = X @ (A_inv @ self.b)
-        score = mean - self.alpha * width
-        if self.frames % self.forced_every == 0:
+        score = mean - self.alpha * width * self.latency_scale
+        if self.force_next:
             # forced sample: the least certain of the arms that could plausibly be best
             plausible = score <= 2 * max(score.min(), 1e-3)
             k = int(self.arms[int(np.argmax(np.where(plausible, width, -1.0)))])

@@ -13,8 +13,9 @@ frames count as dropped). A frame served at split k from time s costs:
 
 Compute times carry per-frame log-normal noise, drawn per frame index so that
 every policy meets the same noise. Policies get the same FrameRecord the live
-manager builds (durations only), and the same shadow probes and pings. The
-oracle knows every frame's true costs and is the bound.
+manager builds (durations only), and the same shadow probes and pings; a probe's
+work holds the pipeline until it is done, so probing costs latency as it does
+live. The oracle knows every frame's true costs and is the bound.
 """
 
 import math
@@ -131,6 +132,21 @@ class Truth:
         cloud = np.where(ks == n, 0.0, cloud)
         return e2e, edge, cloud, edge_scale, cloud_scale
 
+    def probe_done(self, frame: int, s: float, k: int, p: int) -> float:
+        """Until when a shadow probe at split p, made from the frame served at split k
+        from s, holds the pipeline: the edge encodes it (first running layers [k, p) when
+        p > k) after the real frame is sent, and while frames use the link its payload
+        queues behind the real one. Its cloud work overlaps the next frame's edge work."""
+        sc, n = self.sc, self.n
+        _, edge, _, es, _ = self.costs(frame, s, [k])
+        extra = max(self.cum[p] - self.cum[k], 0.0) * float(np.atleast_1d(es)[0])
+        done = s + (float(edge[0]) + extra + sc.profile.encode_ms[p] * sc.platform.edge_slowdown) / 1e3
+        if p < n and k < n:
+            real_sent = s + float(edge[0]) / 1e3
+            link_free = float(sc.trace.finish(real_sent, self.bits[k]))
+            done = float(sc.trace.finish(max(done, link_free), self.bits[p]))
+        return done
+
     def record(self, frame: int, s: float, k: int, wait_ms: float, probe: bool = False) -> tuple[FrameRecord, float]:
         e2e, edge, cloud, es, cs = self.costs(frame, s, [k])
         e2e, edge, cloud, cs = float(e2e[0]), float(edge[0]), float(cloud[0]), float(np.atleast_1d(cs)[0])
@@ -214,6 +230,7 @@ def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> 
             decision_s += time.perf_counter() - t0
         wait_ms = (s - arrival) * 1e3
         e2e = float(e2e_all[k])
+        done = s + e2e / 1e3
         if not oracle:
             rec, _ = truth.record(j, s, k, wait_ms)
             policy.observe(rec)
@@ -221,12 +238,13 @@ def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> 
                 probe = policy.probe_split()
                 if probe is not None and probe != k:
                     policy.observe(truth.record(j, s, probe, 0.0, probe=True)[0])
+                    done = max(done, truth.probe_done(j, s, k, probe))
             if s >= next_ping and hasattr(policy, 'ping'):
                 policy.ping(2 * sc.delay_ms + 8.0 * 100 / sc.trace.rate_at(s) * 1e3)
                 next_ping = s + sc.ping_every_s
         rows.append((s, arrival, k, wait_ms + e2e, best, e2e <= e2e_all[best] * (1 + EQUIVALENT_TOLERANCE)))
         served += 1
-        free = s + e2e / 1e3
+        free = done
         i = j + 1
     a = np.array(rows, dtype=float).reshape(-1, 6)
     return Run(name, a[:, 0], a[:, 1], a[:, 2].astype(int), a[:, 3], a[:, 4].astype(int), a[:, 5].astype(bool),

@@ -8,6 +8,7 @@ after it, so skip connections are carried explicitly and ``tail(head(x, k), k)``
 equals the full forward at every ``k``.
 """
 
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -55,11 +56,13 @@ class LayerGraph:
         self._check_cut(k)
         return self._live[k]
 
-    def run_layers(self, values: dict[int, Any], start: int, stop: int) -> dict[int, Any]:
+    def run_layers(self, values: dict[int, Any], start: int, stop: int,
+                   timings: list[float] | None = None) -> dict[int, Any]:
         """Run layers ``[start, stop)`` over ``values`` (which must hold ``live(start)``).
 
         Returns the values live at ``stop``. Values are released after their last
-        use, so peak memory stays that of the plain forward.
+        use, so peak memory stays that of the plain forward. If ``timings`` is a
+        list, each layer's milliseconds are appended to it.
         """
         self._check_cut(start)
         self._check_cut(stop)
@@ -67,25 +70,36 @@ class LayerGraph:
         last_use = self._last_use
         for i in range(start, stop):
             layer = self.layers[i]
-            env[i + 1] = layer.run(*[env[v] for v in layer.srcs])
+            if timings is None:
+                env[i + 1] = layer.run(*[env[v] for v in layer.srcs])
+            else:
+                t0 = time.perf_counter()
+                env[i + 1] = layer.run(*[env[v] for v in layer.srcs])
+                timings.append((time.perf_counter() - t0) * 1e3)
             for v in layer.srcs:
                 if last_use[v] == i:
                     del env[v]
         return {v: env[v] for v in self._live[stop]}
 
     @torch.inference_mode()
-    def head(self, x: torch.Tensor, k: int) -> list[Any]:
+    def head(self, x: torch.Tensor, k: int, timings: list[float] | None = None) -> list[Any]:
         """Run layers ``[0, k)`` and return the values live at cut ``k``."""
-        out = self.run_layers({INPUT: x}, 0, k)
+        out = self.run_layers({INPUT: x}, 0, k, timings)
         return [out[v] for v in self._live[k]]
 
     @torch.inference_mode()
-    def tail(self, live: Sequence[Any], k: int) -> Any:
+    def advance(self, live: Sequence[Any], start: int, stop: int, timings: list[float] | None = None) -> list[Any]:
+        """From the values live at cut ``start``, run on to cut ``stop`` (a deeper cut)."""
+        out = self.run_layers(dict(zip(self.live(start), live)), start, stop, timings)
+        return [out[v] for v in self._live[stop]]
+
+    @torch.inference_mode()
+    def tail(self, live: Sequence[Any], k: int, timings: list[float] | None = None) -> Any:
         """Run layers ``[k, n)`` from the values live at cut ``k``; return the output."""
         ids = self.live(k)
         if len(live) != len(ids):
             raise ValueError(f'cut {k} carries {len(ids)} tensors, got {len(live)}')
-        return self.run_layers(dict(zip(ids, live)), k, self.n)[self.n]
+        return self.run_layers(dict(zip(ids, live)), k, self.n, timings)[self.n]
 
     def forward(self, x: torch.Tensor) -> Any:
         return self.tail(self.head(x, 0), 0)

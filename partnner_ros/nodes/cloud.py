@@ -112,19 +112,22 @@ class CloudNode(Node):
         wire = self._validate(msg)
         live = codecs.decode_all(wire, list(self.model.live_shapes(msg.split)))
         t1 = time.monotonic()
-        output = self.model.tail(live, msg.split)
+        layer_ms: list[float] = []
+        output = self.model.tail(live, msg.split, layer_ms)
         t2 = time.monotonic()
-        meta = ImageMeta(msg.image_width, msg.image_height, msg.scale_x, msg.scale_y, msg.pad_x, msg.pad_y)
-        self.results.publish(msg.header, output, meta)
+        if not msg.probe:
+            meta = ImageMeta(msg.image_width, msg.image_height, msg.scale_x, msg.scale_y, msg.pad_x, msg.pad_y)
+            self.results.publish(msg.header, output, meta)
         t3 = time.monotonic()
         weight = self.model.cut_facts[msg.split].tail_weight
         if weight > 0:
             self.ms_per_gweight.add((t2 - t1) * 1e3 / (weight / 1e9))
         self._finish(msg, Status.OK, '', cloud=((t0 - arrived) * 1e3, (t1 - t0) * 1e3, (t2 - t1) * 1e3,
-                                                 (t3 - t2) * 1e3))
+                                                 (t3 - t2) * 1e3), layer_ms=layer_ms)
 
-    def _finish(self, msg, status: Status, error: str, cloud=(0.0, 0.0, 0.0, 0.0)):
-        self.counts[status] += 1
+    def _finish(self, msg, status: Status, error: str, cloud=(0.0, 0.0, 0.0, 0.0), layer_ms=()):
+        if not msg.probe:
+            self.counts[status] += 1
         if error:
             self.last_error = error
             kind = error.split(':')[0]
@@ -136,6 +139,7 @@ class CloudNode(Node):
                             error, sum(len(t.data) for t in msg.tensors),
                             edge=(msg.edge_queue_ms, msg.edge_preprocess_ms, msg.edge_compute_ms,
                                   msg.edge_encode_ms), cloud=cloud)
+        timing.edge_layer_ms, timing.cloud_layer_ms, timing.probe = msg.edge_layer_ms, layer_ms, msg.probe
         self.timing_pub.publish(timing)
 
     def _heartbeat(self):

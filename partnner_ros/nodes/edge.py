@@ -8,6 +8,7 @@ slow link blocks for the whole transfer. Intake never waits for either: a frame
 replaced before it was processed is reported as dropped (stale).
 """
 
+import math
 import queue
 import threading
 import time
@@ -56,6 +57,15 @@ class EdgeNode(Node):
                   int_range=(1, 16), on_change=lambda _: self.slot.wake())
         p.declare('result_timeout', 2.0, 'seconds after which an unanswered frame counts as lost',
                   float_range=(0.05, 600.0))
+        p.declare('probe_split', -1, 'split measured by shadow probes (a copy of a frame sent or run at '
+                  'that split only to measure it); -1: none. Set by the partition manager', int_range=(-1, n),
+                  check=lambda v: None if v == -1 else self._check_split(v))
+        p.declare('probe_every', 0, 'shadow-probe every this many frames; 0: never', int_range=(0, 100000))
+        weights, elements = self._split_space_facts()
+        p.declare('layer_weights', weights, 'relative compute weight of each layer (set by the node)',
+                  read_only=True)
+        p.declare('split_elements', elements, 'tensor elements crossing each split 0..n, -1 where a split is '
+                  'not usable (set by the node)', read_only=True)
         transport = p.declare('image_transport', 'raw', 'raw: subscribe image_raw; compressed: '
                               'image_raw/compressed', read_only=True, check=one_of(['raw', 'compressed']))
 
@@ -94,6 +104,12 @@ class EdgeNode(Node):
             f'{self.model.name} ({self.model.fingerprint}{", random weights" if self.model.random_weights else ""}),'
             f' {n} layers, split {p.values["split"]}, codec {p.values["codec"]}')
 
+    def _split_space_facts(self) -> tuple[list[float], list[int]]:
+        n = self.model.num_layers
+        facts = self.model.cut_facts
+        elements = [facts[k].elements if k in facts and k < n else (0 if k == n else -1) for k in range(n + 1)]
+        return [float(f.weight) for f in self.model.layer_facts], elements
+
     def _check_split(self, value):
         return None if value in self.model.cut_facts else f'{value} is not a usable split of {self.model.name}'
 
@@ -108,7 +124,7 @@ class EdgeNode(Node):
             self._report(stale, Status.DROPPED, 'stale: a newer frame arrived before it was processed')
 
     def _on_timing(self, msg):
-        if msg.model_fingerprint == self.model.fingerprint and self.in_flight.resolve(
+        if not msg.probe and msg.model_fingerprint == self.model.fingerprint and self.in_flight.resolve(
                 msg.frame_seq, lambda entry: entry[0].msg.header.stamp == msg.header.stamp) is not None:
             self.slot.wake()
 
@@ -152,6 +168,14 @@ class EdgeNode(Node):
                 except Exception as e:  # noqa: BLE001 - a bad frame must not stop the node
                     self._report(frame, Status.FAILED, f'{type(e).__name__}: {e}')
 
+    def _probe_for(self, seq: int, split: int) -> int | None:
+        v = self.params.values
+        probe = v['probe_split']
+        if v['probe_every'] and seq % v['probe_every'] == 0 and probe >= 0 and probe != split:
+            if probe == self.model.num_layers or self._cloud_matched():
+                return probe
+        return None
+
     def _process(self, frame: Frame):
         v = self.params.values
         split, n = v['split'], self.model.num_layers
@@ -165,33 +189,64 @@ class EdgeNode(Node):
                 self.get_logger().warn('no cloud matched on features and frame_timing; serving frames on the '
                                        'edge until one is')
             split = n
-        if split == n:
-            output = self.model.forward(x)
-            t2 = time.monotonic()
-            self.results.publish(frame.msg.header, output, meta)
-            t3 = time.monotonic()
-            self.compute_ms = (t2 - t1) * 1e3
-            self.counts[Status.OK] += 1
-            self.timing_pub.publish(timing_msg(
-                frame.msg.header, frame.seq, self.model.fingerprint, split, '', int(Status.OK),
-                edge=(queue_ms, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)))
-            return
-        live = self.model.head(x, split)
+        probe = self._probe_for(frame.seq, split)
+        timings: list[float] = []
+        probe_live = None
+        if probe is not None and probe < split:
+            probe_live = self.model.head(x, probe, timings)
+            live = self.model.advance(probe_live, probe, split, timings)
+        else:
+            live = self.model.head(x, split, timings)
         t2 = time.monotonic()
+        self.compute_ms = (t2 - t1) * 1e3
+        pre_ms = (t1 - t0) * 1e3
+        if split == n:
+            self.results.publish(frame.msg.header, live[0], meta)
+            t3 = time.monotonic()
+            self.counts[Status.OK] += 1
+            timing = timing_msg(frame.msg.header, frame.seq, self.model.fingerprint, split, '', int(Status.OK),
+                                edge=(queue_ms, pre_ms, self.compute_ms, (t3 - t2) * 1e3))
+            timing.edge_layer_ms = timings
+            self.timing_pub.publish(timing)
+        else:
+            msg, t3 = self._features(frame, meta, split, live, timings)
+            msg.edge_queue_ms, msg.edge_preprocess_ms, msg.edge_compute_ms = queue_ms, pre_ms, self.compute_ms
+            msg.edge_encode_ms = (t3 - t2) * 1e3
+            self.outbox.put((frame, msg, t3))
+        if probe is not None:
+            self._probe(frame, meta, split, probe, live, probe_live, timings, t0, queue_ms, pre_ms)
+
+    def _features(self, frame: Frame, meta, split: int, live, layer_ms, probe: bool = False):
+        v = self.params.values
         codec = v['input_codec'] if split == 0 else v['codec']
-        names = self.model.live_names(split)
-        wire = [codecs.encode(name, t, codec, v['jpeg_quality']) for name, t in zip(names, live)]
+        wire = [codecs.encode(name, t, codec, v['jpeg_quality']) for name, t in zip(self.model.live_names(split), live)]
         msg = Features(header=frame.msg.header, frame_seq=frame.seq, model_fingerprint=self.model.fingerprint,
                        split=split, codec=codec, tensors=[wire_to_msg(w) for w in wire],
                        image_width=meta.width, image_height=meta.height, scale_x=meta.scale_x,
-                       scale_y=meta.scale_y, pad_x=meta.pad_x, pad_y=meta.pad_y)
-        t3 = time.monotonic()
-        self.compute_ms = (t2 - t1) * 1e3
-        msg.edge_queue_ms = queue_ms
-        msg.edge_preprocess_ms = (t1 - t0) * 1e3
-        msg.edge_compute_ms = self.compute_ms
-        msg.edge_encode_ms = (t3 - t2) * 1e3
-        self.outbox.put((frame, msg, t3))
+                       scale_y=meta.scale_y, pad_x=meta.pad_x, pad_y=meta.pad_y,
+                       edge_layer_ms=list(layer_ms[:split]), probe=probe)
+        return msg, time.monotonic()
+
+    def _probe(self, frame, meta, split, probe, live, probe_live, timings, t0, queue_ms, pre_ms):
+        """Measure the frame at another split too, without delaying its answer."""
+        n = self.model.num_layers
+        t_start = time.monotonic()
+        if probe_live is None:  # a deeper split than the real one: run on from it
+            probe_live = self.model.advance(live, split, probe, timings)
+        layer_ms = timings[:probe]
+        compute = math.fsum(layer_ms)
+        waited = queue_ms + (t_start - t0) * 1e3 - pre_ms
+        if probe == n:
+            timing = timing_msg(frame.msg.header, frame.seq, self.model.fingerprint, n, '', int(Status.OK),
+                                edge=(waited, pre_ms, compute, 0.0))
+            timing.edge_layer_ms, timing.probe = layer_ms, True
+            self.timing_pub.publish(timing)
+            return
+        t_enc = time.monotonic()
+        msg, t_done = self._features(frame, meta, probe, probe_live, layer_ms, probe=True)
+        msg.edge_queue_ms, msg.edge_preprocess_ms, msg.edge_compute_ms = waited, pre_ms, compute
+        msg.edge_encode_ms = (t_done - t_enc) * 1e3
+        self.outbox.put((frame, msg, t_done))
 
     # --- sender thread ------------------------------------------------------------------------
     def _send_loop(self):
@@ -202,7 +257,8 @@ class EdgeNode(Node):
                 continue
             now = time.monotonic()
             msg.edge_queue_ms += (now - ready) * 1e3
-            self.in_flight.add(frame.seq, now, (frame, msg.split))
+            if not msg.probe:
+                self.in_flight.add(frame.seq, now, (frame, msg.split))
             self.features_pub.publish(msg)
 
     def _diagnostics(self):

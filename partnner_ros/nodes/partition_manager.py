@@ -1,13 +1,17 @@
 """Partition manager (robot): watches every frame's outcome, keeps the cloud's
-health, asks its policy for the split, applies it to the edge through the edge's
-parameter service, and publishes the partition state (transient local).
+health, asks its policy for the split (and for shadow probes), applies them to the
+edge through the edge's parameter service, and publishes the partition state
+(transient local).
 
 End-to-end latency is measured here, on the robot's clock only: the camera stamp
 to the arrival of the frame's record. Transfer time is derived from durations.
 """
 
+import json
 import time
+from pathlib import Path
 
+import numpy as np
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
@@ -15,6 +19,7 @@ from rclpy.parameter_client import AsyncParameterClient
 from ..core import policies
 from ..core.frames import FrameRecord, Status, cloud_ms, edge_ms
 from ..core.health import CloudHealth
+from ..core.split_space import SplitSpace
 from ..core.stats import RollingStats
 from ..msg import CloudStatus, FrameTiming, PartitionState
 from . import qos
@@ -22,23 +27,55 @@ from .diagnostics import ERROR, OK, WARN, Diagnostics
 from .params import Params, one_of
 from .runner import run
 
+EDGE_FACTS = ['num_layers', 'model_fingerprint', 'split', 'layer_weights', 'split_elements', 'codec',
+              'input_codec']
+
+
+def neurosurgeon_profile(policy: policies.Neurosurgeon, edge_file: str, cloud_file: str, space: SplitSpace):
+    """Load the per-platform profiles (partnner profile --json on each machine) into neurosurgeon."""
+    edge = json.loads(Path(edge_file).read_text())
+    cloud = json.loads(Path(cloud_file).read_text())
+    n = space.num_layers
+    if edge['num_layers'] != n or cloud['num_layers'] != n:
+        raise ValueError(f'the profiles are of a {edge["num_layers"]}/{cloud["num_layers"]}-layer model, '
+                         f'the edge runs {n} layers')
+    size, codec_ms = np.full(n + 1, np.inf), np.zeros(n + 1)
+    edge_cuts = {c['split']: c for c in edge['cuts']}
+    cloud_cuts = {c['split']: c for c in cloud['cuts']}
+    size[n] = 0.0
+    for k in space.splits:
+        c = space.codec_for(k)
+        if k < n and c in edge_cuts[k]['bytes']:
+            size[k] = edge_cuts[k]['bytes'][c]
+            codec_ms[k] = edge_cuts[k]['encode_ms'][c] + cloud_cuts[k]['decode_ms'][c]
+    policy.set_profile([layer['ms'] for layer in edge['layers']], [layer['ms'] for layer in cloud['layers']],
+                       size, codec_ms)
+
 
 class PartitionManager(Node):
     def __init__(self):
         super().__init__('partition_manager')
         self.num_layers: int | None = None
         p = self.params = Params(self)
-        p.declare('policy', 'fixed', 'split policy: ' + ', '.join(policies.POLICIES),
-                  check=one_of(policies.POLICIES), on_change=lambda _: self._rebuild_policy())
+        p.declare('policy', 'partnner', 'split policy: ' + ', '.join(policies.POLICIES),
+                  check=self._check_policy, on_change=lambda _: self._rebuild_policy())
         p.declare('split', 0, 'the split of the fixed policy (0 cloud-only .. num_layers edge-only)',
                   int_range=(0, 65535), check=self._check_split, on_change=lambda _: self._rebuild_policy())
         p.declare('cloud_timeout', 2.0, 'deadline in seconds to fall back to edge-only when the cloud stops '
                   'answering', float_range=(0.2, 600.0), on_change=self._set_deadline)
         p.declare('stats_window', 100, 'frames in the rolling latency statistics', int_range=(1, 100000),
                   on_change=lambda w: self.e2e.resize(w))
+        p.declare('ping_period', 1.0, 'seconds between round-trip pings of the cloud', float_range=(0.05, 60.0),
+                  read_only=True)
+        p.declare('edge_profile', '', 'neurosurgeon only: partnner profile --json measured on the robot',
+                  read_only=True)
+        p.declare('cloud_profile', '', 'neurosurgeon only: partnner profile --json measured on the server',
+                  read_only=True)
         edge_node = p.declare('edge_node', 'edge', 'name of the edge node whose split parameter is set',
                               read_only=True)
+        cloud_node = p.declare('cloud_node', 'cloud', 'name of the cloud node to ping', read_only=True)
 
+        self.space: SplitSpace | None = None
         self.fingerprint = ''
         self.policy: policies.Policy | None = None
         self.health = CloudHealth(p.values['cloud_timeout'])
@@ -46,17 +83,21 @@ class PartitionManager(Node):
         self.e2e = RollingStats(p.values['stats_window'])
         self.counts = {s: 0 for s in Status}
         self.per_split: dict[int, int] = {}
-        self.active: int | None = None
+        self.applied: tuple | None = None  # (split, probe_split, probe_every) last set on the edge
         self.reason = 'waiting for the edge'
+        self.decision_us = RollingStats(100)
         self._pending = None
+        self._ping = None
 
         self.edge = AsyncParameterClient(self, edge_node)
+        self.cloud = AsyncParameterClient(self, cloud_node)
         self.state_pub = self.create_publisher(PartitionState, 'partition_state', qos.STATE)
         self.create_subscription(FrameTiming, 'frame_timing', self._on_timing, qos.RESULTS,
                                  event_callbacks=qos.sub_events(self, 'frame_timing'))
         self.create_subscription(CloudStatus, 'cloud_status', self._on_heartbeat, qos.HEARTBEAT)
         self.create_timer(0.05, self._tick)
         self.create_timer(0.5, self._publish_state)
+        self.create_timer(p.values['ping_period'], self._send_ping)
         self.diagnostics = Diagnostics(self, self._diagnostics)
 
     # --- parameters ---------------------------------------------------------------------------
@@ -65,13 +106,25 @@ class PartitionManager(Node):
             return f'must be in [0, {self.num_layers}] for this model'
         return None
 
+    def _check_policy(self, value):
+        reason = one_of(policies.POLICIES)(value)
+        if reason is None and value == 'neurosurgeon' and not (
+                self.params.values.get('edge_profile') and self.params.values.get('cloud_profile')):
+            reason = 'neurosurgeon needs the edge_profile and cloud_profile parameters (profiles measured ' \
+                     'in advance on each machine)'
+        return reason
+
     def _set_deadline(self, value):
         self.health.deadline_s = value
 
     def _rebuild_policy(self):
-        if self.num_layers is not None:
-            v = self.params.values
-            self.policy = policies.make_policy(v['policy'], self.num_layers, min(v['split'], self.num_layers))
+        if self.space is None:
+            return
+        v = self.params.values
+        policy = policies.make_policy(v['policy'], self.num_layers, min(v['split'], self.num_layers), self.space)
+        if isinstance(policy, policies.Neurosurgeon):
+            neurosurgeon_profile(policy, v['edge_profile'], v['cloud_profile'], self.space)
+        self.policy = policy
 
     # --- inputs -------------------------------------------------------------------------------
     def _on_heartbeat(self, msg):
@@ -80,22 +133,39 @@ class PartitionManager(Node):
 
     def _on_timing(self, msg):
         status = Status(msg.status)
-        self.counts[status] += 1
+        if not msg.probe:
+            self.counts[status] += 1
         if status == Status.LOST:
             self.health.lost(time.monotonic(), f'frame {msg.frame_seq} lost: {msg.error}')
             return
         if status != Status.OK:
             return
-        if msg.split != self.num_layers:
+        if msg.split != self.num_layers and not msg.probe:
             self.health.served()
         now = self.get_clock().now().nanoseconds
         stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        record = FrameRecord(msg.frame_seq, msg.split, status, msg.payload_bytes, (now - stamp) / 1e6,
-                             edge_ms(msg), cloud_ms(msg))
-        self.e2e.add(record.e2e_ms)
-        self.per_split[msg.split] = self.per_split.get(msg.split, 0) + 1
+        record = FrameRecord(
+            msg.frame_seq, msg.split, status, msg.payload_bytes, (now - stamp) / 1e6, edge_ms(msg), cloud_ms(msg),
+            edge_compute_ms=msg.edge_compute_ms, cloud_compute_ms=msg.cloud_compute_ms,
+            codec_ms=msg.edge_encode_ms + msg.cloud_decode_ms, edge_layer_ms=tuple(msg.edge_layer_ms),
+            cloud_layer_ms=tuple(msg.cloud_layer_ms), probe=msg.probe)
+        if not msg.probe:
+            self.e2e.add(record.e2e_ms)
+            self.per_split[msg.split] = self.per_split.get(msg.split, 0) + 1
         if self.policy is not None:
             self.policy.observe(record)
+
+    def _send_ping(self):
+        if self._ping is not None or not self.cloud.services_are_ready():
+            return
+        sent = time.monotonic()
+        self._ping = self.cloud.get_parameters(['num_layers'])
+        self._ping.add_done_callback(lambda f: self._on_pong(f, sent))
+
+    def _on_pong(self, future, sent):
+        self._ping = None
+        if future.exception() is None and hasattr(self.policy, 'ping'):
+            self.policy.ping((time.monotonic() - sent) * 1e3)
 
     # --- decisions ----------------------------------------------------------------------------
     def _tick(self):
@@ -105,80 +175,111 @@ class PartitionManager(Node):
         if self._pending is not None:
             return
         now = time.monotonic()
+        t0 = time.perf_counter()
+        target, reason = self.policy.choose()
+        probe = self.policy.probe_split()
+        self.decision_us.add((time.perf_counter() - t0) * 1e6)
         if self.cloud_fingerprint and self.cloud_fingerprint != self.fingerprint:
             target, reason = self.num_layers, (f'the cloud serves another model ({self.cloud_fingerprint}, '
                                                f'edge has {self.fingerprint}): edge-only')
         elif not self.health.alive(now):
             target, reason = self.num_layers, f'{self.health.reason}: edge-only'
-        else:
-            target, reason = self.policy.choose()
-        if target != self.active:
-            self._apply(target, reason)
+        wanted = (target, -1 if probe is None else probe, self.policy.probe_every if probe is not None else 0)
+        if wanted != self.applied:
+            self._apply(wanted, reason)
         else:
             self.reason = reason
 
     def _discover_edge(self):
         if self._pending is not None or not self.edge.services_are_ready():
             return
-        self._pending = self.edge.get_parameters(['num_layers', 'model_fingerprint', 'split'])
+        self._pending = self.edge.get_parameters(EDGE_FACTS)
         self._pending.add_done_callback(self._on_edge_discovered)
 
     def _on_edge_discovered(self, future):
         self._pending = None
         try:
-            values = future.result().values
+            v = future.result().values
         except Exception as e:  # noqa: BLE001 - retried on the next tick
             self.get_logger().warn(f'could not read the edge parameters yet: {e}')
             return
-        self.num_layers = values[0].integer_value
-        self.fingerprint = values[1].string_value
-        self.active = values[2].integer_value
-        if self.params.values['split'] > self.num_layers:
-            self.get_logger().warn(f'split {self.params.values["split"]} exceeds the model\'s {self.num_layers} '
-                                   f'layers; using {self.num_layers}')
-        self._rebuild_policy()
-        self.get_logger().info(f'edge model {self.fingerprint}, {self.num_layers} layers, '
-                               f'policy {self.policy.name}')
+        n = v[0].integer_value
+        elements = list(v[4].integer_array_value)
+        self.space = SplitSpace(n, tuple(k for k, e in enumerate(elements) if e >= 0),
+                                list(v[3].double_array_value), [max(e, 0) for e in elements],
+                                v[5].string_value, v[6].string_value)
+        self.fingerprint = v[1].string_value
+        self.applied = (v[2].integer_value, None, None)
+        if self.params.values['split'] > n:
+            self.get_logger().warn(f'split {self.params.values["split"]} exceeds the model\'s {n} layers; '
+                                   f'using {n}')
+        self.num_layers = n
+        try:
+            self._rebuild_policy()
+        except (ValueError, OSError) as e:
+            self.get_logger().error(f'policy {self.params.values["policy"]}: {e}; using edge_only')
+            self.policy = policies.EdgeOnly(n)
+        self.get_logger().info(f'edge model {self.fingerprint}, {n} layers, policy {self.policy.name}')
 
-    def _apply(self, target: int, reason: str):
-        self._pending = self.edge.set_parameters([Parameter('split', value=target)])
-        self._pending.add_done_callback(lambda f: self._on_applied(f, target, reason))
+    def _apply(self, wanted: tuple, reason: str):
+        split, probe_split, probe_every = wanted
+        self._pending = self.edge.set_parameters([Parameter('split', value=split),
+                                                  Parameter('probe_split', value=probe_split),
+                                                  Parameter('probe_every', value=probe_every)])
+        self._pending.add_done_callback(lambda f: self._on_applied(f, wanted, reason))
 
-    def _on_applied(self, future, target, reason):
+    def _on_applied(self, future, wanted, reason):
         self._pending = None
         try:
             result = future.result().results[0]
         except Exception as e:  # noqa: BLE001 - retried on the next tick
-            self.get_logger().warn(f'setting split {target} on the edge failed: {e}')
+            self.get_logger().warn(f'setting split {wanted[0]} on the edge failed: {e}')
             return
         if not result.successful:
-            self.get_logger().error(f'the edge refused split {target}: {result.reason}')
+            self.get_logger().error(f'the edge refused split {wanted[0]}: {result.reason}')
             return
-        previous, self.active, self.reason = self.active, target, reason
-        self.get_logger().info(f'split {previous} -> {target}: {reason}')
-        self._publish_state()
+        previous = self.applied[0] if self.applied else None
+        self.applied, self.reason = wanted, reason
+        if previous != wanted[0]:
+            self.get_logger().info(f'split {previous} -> {wanted[0]}: {reason}')
+            self._publish_state()
 
     # --- outputs ------------------------------------------------------------------------------
+    def _estimates(self) -> dict:
+        p = self.policy
+        if not isinstance(p, policies.Partnner):
+            return {}
+        out = {}
+        if p.link.known:
+            out['bandwidth_bps'], out['rtt_ms'] = p.link.bandwidth.value, p.link.fixed_ms()
+        if p.edge.known:
+            out['edge_model_ms'] = p.edge.scale.value
+        if p.cloud.known:
+            out['cloud_model_ms'] = p.cloud.scale.value
+        return out
+
     def _publish_state(self):
         msg = PartitionState(policy=self.params.values['policy'], model_fingerprint=self.fingerprint,
-                             split=self.active or 0, num_layers=self.num_layers or 0, reason=self.reason,
-                             cloud_alive=self.health.alive(time.monotonic()),
+                             split=self.applied[0] if self.applied else 0, num_layers=self.num_layers or 0,
+                             reason=self.reason, cloud_alive=self.health.alive(time.monotonic()),
                              e2e_mean_ms=self.e2e.mean, e2e_p95_ms=self.e2e.p95,
                              frames_done=self.counts[Status.OK], frames_lost=self.counts[Status.LOST],
-                             frames_dropped=self.counts[Status.DROPPED])
+                             frames_dropped=self.counts[Status.DROPPED], **self._estimates())
         msg.header.stamp = self.get_clock().now().to_msg()
         self.state_pub.publish(msg)
 
     def _diagnostics(self):
         alive = self.health.alive(time.monotonic())
         level = ERROR if self.num_layers is None else OK if alive else WARN
-        message = (f'split {self.active}: {self.reason}' if self.num_layers is not None
+        split = self.applied[0] if self.applied else None
+        message = (f'split {split}: {self.reason}' if self.num_layers is not None
                    else 'waiting for the edge parameter service')
         return level, message, {
-            'policy': self.params.values['policy'], 'split': self.active, 'cloud_alive': alive,
+            'policy': self.params.values['policy'], 'split': split, 'cloud_alive': alive,
             'e2e_mean_ms': self.e2e.mean, 'e2e_p95_ms': self.e2e.p95, 'frames_done': self.counts[Status.OK],
             'lost': self.counts[Status.LOST], 'dropped': self.counts[Status.DROPPED],
             'rejected': self.counts[Status.REJECTED], 'failed': self.counts[Status.FAILED],
+            'decision_us_mean': self.decision_us.mean, **self._estimates(),
             **{f'frames_at_split[{k}]': v for k, v in sorted(self.per_split.items())}}
 
 

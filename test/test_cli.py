@@ -1,4 +1,4 @@
-"""The installed partnner executable: models, profile --json and verify."""
+"""The installed partnner executable: models, profile, verify, simulate and report."""
 
 import json
 import shutil
@@ -50,3 +50,64 @@ def test_verify_passes_and_reports():
     assert '25/25 splits match the full forward (bit-exact)' in out.stdout
     bad = run('verify', 'resnet18', '--splits', '999')
     assert bad.returncode == 2 and 'no split' in bad.stderr
+
+
+@pytest.fixture(scope='module')
+def resnet18_profile(tmp_path_factory):
+    out = run('profile', 'resnet18', '--json', '--repeats', '1')
+    assert out.returncode == 0, out.stderr
+    path = tmp_path_factory.mktemp('profiles') / 'resnet18.json'
+    path.write_text(out.stdout)
+    return path
+
+
+def write_trace(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(''.join(f'{t} {mbps}\n' for t, mbps in rows))
+    return path
+
+
+def test_simulate_compares_every_policy_with_the_oracle(resnet18_profile, tmp_path):
+    for name, rows in (('fast', [(0, 50.0), (10, 50.0)]), ('steps', [(0, 20.0), (10, 0.2), (20, 20.0)])):
+        write_trace(tmp_path / 'traces' / f'{name}.txt', rows)
+    out = run('simulate', '--model', 'resnet18', '--profile', str(resnet18_profile), '--trace',
+              str(tmp_path / 'traces'), '--duration', '30', '--json')
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert set(data['traces']) == {'fast', 'steps'} and data['platform']['edge_slowdown'] == 10
+    overall = data['overall']
+    assert set(overall) == {'oracle', 'partnner', 'edge_only', 'cloud_only', 'best_static', 'neurosurgeon', 'ans'}
+    assert all(row['x_oracle'] >= 0.999 for row in overall.values())
+    assert overall['partnner']['x_oracle'] < overall['edge_only']['x_oracle']
+    assert data['traces']['steps']['partnner']['convergence_frames_median'] is not None
+    table = run('simulate', '--model', 'resnet18', '--profile', str(resnet18_profile), '--trace',
+                str(tmp_path / 'traces' / 'steps.txt'), '--duration', '30', '--policy', 'partnner,edge_only')
+    assert table.returncode == 0 and 'partnner' in table.stdout and 'x oracle' in table.stdout
+
+
+def test_simulate_refuses_bad_input(resnet18_profile, tmp_path):
+    bad = write_trace(tmp_path / 'bad.txt', [(0, 1.0), (0, 2.0)])
+    common = ('simulate', '--model', 'resnet18', '--profile', str(resnet18_profile))
+    out = run(*common, '--trace', str(bad))
+    assert out.returncode == 2 and 'sample times must increase' in out.stderr
+    out = run(*common, '--trace', str(tmp_path / 'missing.txt'))
+    assert out.returncode == 2 and 'no trace file' in out.stderr
+    out = run(*common, '--trace', str(bad), '--policy', 'magic')
+    assert out.returncode == 2 and 'unknown policy' in out.stderr
+
+
+def test_report_writes_tables_and_plots(resnet18_profile, tmp_path):
+    cache = tmp_path / 'profiles'
+    cache.mkdir()
+    (cache / 'resnet18.json').write_text(resnet18_profile.read_text())
+    for family in ('hsdpa', 'fcc'):
+        write_trace(tmp_path / 'traces' / family / 'a.txt', [(0, 5.0), (10, 0.5), (20, 5.0)])
+    out = run('report', '--models', 'resnet18', '--platforms', 'edge10x', '--traces', str(tmp_path / 'traces'),
+              '--traces-per-family', '1', '--duration', '30', '--profile-cache', str(cache),
+              '--out', str(tmp_path / 'report'))
+    assert out.returncode == 0, out.stderr
+    md = (tmp_path / 'report' / 'report.md').read_text()
+    assert 'resnet18' in md and 'hsdpa' in md.lower() and 'neurosurgeon' in md
+    data = json.loads((tmp_path / 'report' / 'report.json').read_text())
+    assert set(data['cells']) == {'resnet18|edge10x|hsdpa', 'resnet18|edge10x|fcc'}
+    assert list((tmp_path / 'report').glob('*.png'))

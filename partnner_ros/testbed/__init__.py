@@ -1,0 +1,1 @@
+"""Emulating a robot, a server and the link between them on one Linux machine (root)."""

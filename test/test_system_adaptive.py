@@ -1,0 +1,67 @@
+"""The live partition manager with the partnner policy moves the split when the
+machines change: real nodes over DDS, with the robot and the server made slower
+by cgroup CPU quotas (root only; skipped otherwise)."""
+
+import pytest
+
+from partnner_ros.testbed import cpu_quota
+from ros_system import System
+
+MODEL = 'resnet18'
+
+pytestmark = pytest.mark.skipif(cpu_quota.unavailable() is not None,
+                                reason=f'needs CPU quotas: {cpu_quota.unavailable()}')
+
+
+@pytest.fixture
+def system(ros, tmp_path):
+    s = System(tmp_path, model=MODEL, threads=1)
+    edge = cpu_quota.CpuQuota(f'test-edge-{s.ns.strip("/")}', 0.2)  # a robot about 5x slower
+    cloud = cpu_quota.CpuQuota(f'test-cloud-{s.ns.strip("/")}')
+    try:
+        s.start('cloud')
+        cloud.add(s.procs['cloud'].pid)
+        s.start('edge', codec='fp16+lz4')
+        edge.add(s.procs['edge'].pid)
+        s.start('partition_manager', policy='partnner')
+        s.wait_ready()
+        s.cloud_quota = cloud
+        yield s
+    finally:
+        s.stop()
+        edge.close()
+        cloud.close()
+
+
+def settle(system, photos, frames: int) -> list[int]:
+    """Serve frames one at a time; the splits they were served at."""
+    start = len(system.sent_headers)
+    system.run_frames([photos[i % len(photos)] for i in range(frames)], timeout=60)
+    return [system.timings[s].split for s in range(start, start + frames)]
+
+
+def test_partnner_follows_the_server_load(system, photos):
+    n = system.state().num_layers
+    # a slow robot on a fast link: the image goes to the server
+    splits = settle(system, photos, 25)
+    assert splits[-5:] == [0] * 5, splits
+    state = system.state()
+    assert state.policy == 'partnner' and state.edge_model_ms > 2 * state.cloud_model_ms > 0
+    assert state.bandwidth_bps > 0
+
+    # the server is loaded (a tenth of a core, slower than the robot): the split moves
+    # toward the robot
+    system.cloud_quota.set(0.04)
+    splits = settle(system, photos, 20)
+    moved = next(i for i, k in enumerate(splits) if k > 0)
+    assert moved <= 8, splits
+    assert all(k > 0 for k in splits[-5:]), splits
+    loaded = system.state()
+    assert loaded.cloud_model_ms > 2 * state.cloud_model_ms
+    assert 'predicted' in loaded.reason
+
+    # the load goes away: the probes see it and the image goes back to the server
+    system.cloud_quota.set(None)
+    # (split 1 costs the robot one layer and is nearly as fast, so a frame may go there)
+    splits = settle(system, photos, 30)
+    assert splits[-10:].count(0) >= 8 and max(splits[-10:]) < n // 4, splits

@@ -9,7 +9,8 @@ import pytest
 from partnner_ros.core.estimators import LinkEstimator, ShapeProfile, StepTracker
 from partnner_ros.core.frames import FrameRecord, Status
 from partnner_ros.core.policies import ANS, Fixed, Neurosurgeon, Partnner, make_policy
-from partnner_ros.core.simulator import Platform, Scenario, SimProfile, Truth, convergence, run_all, simulate
+from partnner_ros.core.simulator import (Platform, Scenario, SimProfile, Truth, convergence, run_all, simulate,
+                                         simulate_fixed)
 from partnner_ros.core.split_space import SplitSpace
 from partnner_ros.core.traces import Steps, Trace
 
@@ -212,6 +213,16 @@ def test_transfers_are_charged_at_the_rate_while_in_transit():
     upload = 26 + 740
     back = 1000 * 8 / 0.8e6 * 1e3
     assert run.latency[0] == pytest.approx(24 + upload + 5 + 31 / 4 + back + 5, rel=1e-6)
+
+
+def test_all_fixed_splits_at_once_match_one_at_a_time():
+    sc = tiny_scenario(trace=Trace.steps([40.0, 0.2, 3.0], 3.0), duration_s=9.0, fps=20.0, noise=0.1,
+                       cloud_load=Steps(((0.0, 1.0), (4.0, 5.0))))
+    for k, lane in zip((0, 1, 2), simulate_fixed(sc, (0, 1, 2))):
+        one = simulate(sc, Fixed(2, k))
+        assert lane.dropped == one.dropped and len(lane.latency) == len(one.latency)
+        for field in ('start', 'arrival', 'split', 'latency', 'oracle_split', 'equivalent'):
+            assert getattr(lane, field) == pytest.approx(getattr(one, field)), (k, field)
 
 
 def test_oracle_is_the_per_frame_minimum_and_bounds_every_policy():

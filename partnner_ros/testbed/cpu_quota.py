@@ -45,7 +45,11 @@ class CpuQuota:
         self.root, self.v2 = _root()
         self.path = self.root / f'partnner-{name}'
         self.path.mkdir(exist_ok=True)
-        self.set(cpus)
+        try:
+            self.set(cpus)
+        except (ValueError, OSError):
+            self.close()
+            raise
 
     def set(self, cpus: float | None) -> None:
         """Limit the group to ``cpus`` CPUs (None: no limit)."""

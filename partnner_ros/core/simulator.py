@@ -132,32 +132,33 @@ class Truth:
         cloud = np.where(ks == n, 0.0, cloud)
         return e2e, edge, cloud, edge_scale, cloud_scale
 
-    def probe_done(self, frame: int, s: float, k: int, p: int) -> float:
+    def probe_done(self, costs, s: float, k: int, p: int) -> float:
         """Until when a shadow probe at split p, made from the frame served at split k
-        from s, holds the pipeline: the edge encodes it (first running layers [k, p) when
-        p > k) after the real frame is sent, and while frames use the link its payload
-        queues behind the real one. Its cloud work overlaps the next frame's edge work."""
+        from s (``costs``: that frame's ``costs`` over all splits), holds the pipeline:
+        the edge encodes it (first running layers [k, p) when p > k) after the real frame
+        is sent, and while frames use the link its payload queues behind the real one.
+        Its cloud work overlaps the next frame's edge work."""
         sc, n = self.sc, self.n
-        _, edge, _, es, _ = self.costs(frame, s, [k])
-        extra = max(self.cum[p] - self.cum[k], 0.0) * float(np.atleast_1d(es)[0])
-        done = s + (float(edge[0]) + extra + sc.profile.encode_ms[p] * sc.platform.edge_slowdown) / 1e3
+        _, edge, _, es, _ = costs
+        sent = s + edge[k] / 1e3
+        done = sent + (max(self.cum[p] - self.cum[k], 0.0) * es + sc.profile.encode_ms[p] * sc.platform.edge_slowdown) / 1e3
         if p < n and k < n:
-            real_sent = s + float(edge[0]) / 1e3
-            link_free = float(sc.trace.finish(real_sent, self.bits[k]))
+            link_free = float(sc.trace.finish(sent, self.bits[k]))
             done = float(sc.trace.finish(max(done, link_free), self.bits[p]))
-        return done
+        return float(done)
 
-    def record(self, frame: int, s: float, k: int, wait_ms: float, probe: bool = False) -> tuple[FrameRecord, float]:
-        e2e, edge, cloud, es, cs = self.costs(frame, s, [k])
-        e2e, edge, cloud, cs = float(e2e[0]), float(edge[0]), float(cloud[0]), float(np.atleast_1d(cs)[0])
+    def record(self, frame: int, costs, k: int, wait_ms: float, probe: bool = False) -> FrameRecord:
+        """The FrameRecord the manager would build for the frame served at split k
+        (``costs``: that frame's ``costs`` over all splits)."""
+        e2e, edge, cloud, es, cs = costs
+        e2e, edge, cloud, cs = float(e2e[k]), float(edge[k]), float(cloud[k]), float(cs[k])
         p, n = self.sc.profile, self.n
         layer = p.layer_ms
-        rec = FrameRecord(
+        return FrameRecord(
             frame, k, Status.OK, int(self.bits[k] / 8), e2e + wait_ms, edge + wait_ms, cloud,
             edge_compute_ms=float(self.cum[k] * es), cloud_compute_ms=float((self.cum[n] - self.cum[k]) * cs),
             codec_ms=float(p.encode_ms[k] * self.sc.platform.edge_slowdown + p.decode_ms[k] / self.sc.platform.cloud_speedup),
             edge_layer_ms=tuple(layer[:k] * es), cloud_layer_ms=tuple(layer[k:] * cs), probe=probe)
-        return rec, e2e
 
 
 @dataclass
@@ -218,7 +219,8 @@ def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> 
         if s >= sc.duration or j >= len(truth.noise_edge):
             break
         arrival = j / sc.fps
-        e2e_all = truth.costs(j, s)[0]
+        costs = truth.costs(j, s)
+        e2e_all = costs[0]
         best = int(usable[np.argmin(e2e_all[usable])])
         if oracle:
             k = best
@@ -232,13 +234,12 @@ def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> 
         e2e = float(e2e_all[k])
         done = s + e2e / 1e3
         if not oracle:
-            rec, _ = truth.record(j, s, k, wait_ms)
-            policy.observe(rec)
+            policy.observe(truth.record(j, costs, k, wait_ms))
             if policy.probe_every and served % policy.probe_every == 0:
                 probe = policy.probe_split()
                 if probe is not None and probe != k:
-                    policy.observe(truth.record(j, s, probe, 0.0, probe=True)[0])
-                    done = max(done, truth.probe_done(j, s, k, probe))
+                    policy.observe(truth.record(j, costs, probe, 0.0, probe=True))
+                    done = max(done, truth.probe_done(costs, s, k, probe))
             if s >= next_ping and hasattr(policy, 'ping'):
                 policy.ping(2 * (sc.delay_ms + (float(sc.trace.finish(s, 800.0)) - s) * 1e3))  # 100 B each way
                 next_ping = s + sc.ping_every_s
@@ -275,10 +276,11 @@ def simulate_fixed(sc: Scenario, splits, truth: Truth | None = None) -> list[Run
         if len(lane) == 0:
             break
         jj, ss = j[lane], s[lane]
-        every = truth.costs(jj[:, None], ss[:, None], usable[None, :])[0]
-        pick = np.argmin(every, axis=1)
-        best_cost = every[np.arange(len(lane)), pick]
-        own = truth.costs(jj, ss, ks[lane])[0]
+        every = truth.costs(jj[:, None], ss[:, None], np.arange(truth.n + 1)[None, :])[0]
+        rows = np.arange(len(lane))
+        pick = np.argmin(every[:, usable], axis=1)
+        best_cost = every[rows, usable[pick]]
+        own = every[rows, ks[lane]]
         arrival = jj / sc.fps
         row = served[lane]
         cols['start'][lane, row] = ss

@@ -70,36 +70,31 @@ class LayerGraph:
         last_use = self._last_use
         for i in range(start, stop):
             layer = self.layers[i]
-            if timings is None:
-                env[i + 1] = layer.run(*[env[v] for v in layer.srcs])
-            else:
-                t0 = time.perf_counter()
-                env[i + 1] = layer.run(*[env[v] for v in layer.srcs])
+            t0 = time.perf_counter()
+            env[i + 1] = layer.run(*[env[v] for v in layer.srcs])
+            if timings is not None:
                 timings.append((time.perf_counter() - t0) * 1e3)
             for v in layer.srcs:
                 if last_use[v] == i:
                     del env[v]
         return {v: env[v] for v in self._live[stop]}
 
-    @torch.inference_mode()
     def head(self, x: torch.Tensor, k: int, timings: list[float] | None = None) -> list[Any]:
         """Run layers ``[0, k)`` and return the values live at cut ``k``."""
-        out = self.run_layers({INPUT: x}, 0, k, timings)
-        return [out[v] for v in self._live[k]]
+        return self.advance([x], 0, k, timings)
 
     @torch.inference_mode()
     def advance(self, live: Sequence[Any], start: int, stop: int, timings: list[float] | None = None) -> list[Any]:
         """From the values live at cut ``start``, run on to cut ``stop`` (a deeper cut)."""
-        out = self.run_layers(dict(zip(self.live(start), live)), start, stop, timings)
+        ids = self.live(start)
+        if len(live) != len(ids):
+            raise ValueError(f'cut {start} carries {len(ids)} tensors, got {len(live)}')
+        out = self.run_layers(dict(zip(ids, live)), start, stop, timings)
         return [out[v] for v in self._live[stop]]
 
-    @torch.inference_mode()
     def tail(self, live: Sequence[Any], k: int, timings: list[float] | None = None) -> Any:
         """Run layers ``[k, n)`` from the values live at cut ``k``; return the output."""
-        ids = self.live(k)
-        if len(live) != len(ids):
-            raise ValueError(f'cut {k} carries {len(ids)} tensors, got {len(live)}')
-        return self.run_layers(dict(zip(ids, live)), k, self.n, timings)[self.n]
+        return self.advance(live, k, self.n, timings)[0]
 
     def forward(self, x: torch.Tensor) -> Any:
         return self.tail(self.head(x, 0), 0)

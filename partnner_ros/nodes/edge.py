@@ -202,12 +202,9 @@ class EdgeNode(Node):
         pre_ms = (t1 - t0) * 1e3
         if split == n:
             self.results.publish(frame.msg.header, live[0], meta)
-            t3 = time.monotonic()
             self.counts[Status.OK] += 1
-            timing = timing_msg(frame.msg.header, frame.seq, self.model.fingerprint, split, '', int(Status.OK),
-                                edge=(queue_ms, pre_ms, self.compute_ms, (t3 - t2) * 1e3))
-            timing.edge_layer_ms = timings
-            self.timing_pub.publish(timing)
+            self._edge_only_timing(frame, (queue_ms, pre_ms, self.compute_ms, (time.monotonic() - t2) * 1e3),
+                                   timings)
         else:
             msg, t3 = self._features(frame, meta, split, live, timings)
             msg.edge_queue_ms, msg.edge_preprocess_ms, msg.edge_compute_ms = queue_ms, pre_ms, self.compute_ms
@@ -215,6 +212,12 @@ class EdgeNode(Node):
             self.outbox.put((frame, msg, t3))
         if probe is not None:
             self._probe(frame, meta, split, probe, live, probe_live, timings, t0, queue_ms, pre_ms)
+
+    def _edge_only_timing(self, frame: Frame, edge: tuple, layer_ms: list[float], probe: bool = False):
+        timing = timing_msg(frame.msg.header, frame.seq, self.model.fingerprint, self.model.num_layers, '',
+                            int(Status.OK), edge=edge)
+        timing.edge_layer_ms, timing.probe = layer_ms, probe
+        self.timing_pub.publish(timing)
 
     def _features(self, frame: Frame, meta, split: int, live, layer_ms, probe: bool = False):
         v = self.params.values
@@ -237,10 +240,7 @@ class EdgeNode(Node):
         compute = math.fsum(layer_ms)
         waited = queue_ms + (t_start - t0) * 1e3 - pre_ms
         if probe == n:
-            timing = timing_msg(frame.msg.header, frame.seq, self.model.fingerprint, n, '', int(Status.OK),
-                                edge=(waited, pre_ms, compute, 0.0))
-            timing.edge_layer_ms, timing.probe = layer_ms, True
-            self.timing_pub.publish(timing)
+            self._edge_only_timing(frame, (waited, pre_ms, compute, 0.0), layer_ms, probe=True)
             return
         t_enc = time.monotonic()
         msg, t_done = self._features(frame, meta, probe, probe_live, layer_ms, probe=True)

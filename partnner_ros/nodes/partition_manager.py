@@ -178,13 +178,14 @@ class PartitionManager(Node):
         t0 = time.perf_counter()
         target, reason = self.policy.choose()
         probe = self.policy.probe_split()
+        every = self.policy.probe_every
         self.decision_us.add((time.perf_counter() - t0) * 1e6)
         if self.cloud_fingerprint and self.cloud_fingerprint != self.fingerprint:
             target, reason = self.num_layers, (f'the cloud serves another model ({self.cloud_fingerprint}, '
                                                f'edge has {self.fingerprint}): edge-only')
         elif not self.health.alive(now):
             target, reason = self.num_layers, f'{self.health.reason}: edge-only'
-        wanted = (target, -1 if probe is None else probe, self.policy.probe_every if probe is not None else 0)
+        wanted = (target, -1 if probe is None else probe, every if probe is not None else 0)
         if wanted != self.applied:
             self._apply(wanted, reason)
         else:

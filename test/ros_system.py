@@ -29,13 +29,14 @@ class System:
         self.params = params
         self.procs: dict[str, subprocess.Popen] = {}
         self.node = rclpy.create_node('tester', namespace=self.ns)
-        self.timings: dict[int, FrameTiming] = {}
+        self.timings: dict[int, FrameTiming] = {}  # each frame's outcome
+        self.probes: list[FrameTiming] = []  # shadow probes' records (same frame_seq, result unused)
         self.results = []
         self.states: list[tuple[float, PartitionState]] = []
         self.diagnostics: dict[str, object] = {}
         n = self.node
         self.timing_sub = n.create_subscription(
-            FrameTiming, 'frame_timing', lambda m: self.timings.__setitem__(m.frame_seq, m), qos.RESULTS)
+            FrameTiming, 'frame_timing', self._on_timing, qos.RESULTS)
         n.create_subscription(Detection2DArray, 'detections', self.results.append, qos.RESULTS)
         n.create_subscription(Classification, 'classification', self.results.append, qos.RESULTS)
         n.create_subscription(PartitionState, 'partition_state',
@@ -44,6 +45,12 @@ class System:
         self.image_pub = n.create_publisher(Image, 'image_raw', qos.IMAGE_PUB)
         self.features_pub = None
         self.sent_headers = []
+
+    def _on_timing(self, msg: FrameTiming):
+        if msg.probe:
+            self.probes.append(msg)
+        else:
+            self.timings[msg.frame_seq] = msg
 
     def _on_diagnostics(self, msg):
         for status in msg.status:

@@ -62,6 +62,5 @@ def test_partnner_follows_the_server_load(system, photos):
 
     # the load goes away: the probes see it and the image goes back to the server
     system.cloud_quota.set(None)
-    # (split 1 costs the robot one layer and is nearly as fast, so a frame may go there)
     splits = settle(system, photos, 30)
     assert splits[-10:].count(0) >= 8 and max(splits[-10:]) < n // 4, splits

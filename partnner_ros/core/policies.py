@@ -84,6 +84,7 @@ class Partnner(Policy):
 
     name = 'partnner'
     probe_overhead = 0.05  # latency the cloud-only probes may cost, relative
+    sliver = 0.1  # a side running less than this share of the model is probed with all of it
 
     def __init__(self, space: SplitSpace, hysteresis: float = 0.04, margin_ms: float = 1.0):
         super().__init__(space.num_layers)
@@ -101,6 +102,7 @@ class Partnner(Policy):
         self.codec_ms_per_byte = 0.0
         self.current: int | None = None
         self._reason: str | None = None
+        self._edge_probe: tuple[int, int] | None = None  # (split, every) planned by choose() at cloud-only
 
     # --- learning -----------------------------------------------------------------------------
     def observe(self, r: FrameRecord) -> None:
@@ -173,6 +175,7 @@ class Partnner(Policy):
                             f'{pred[0]:.0f}); link {_fmt_rate(self.link.bandwidth.value)}, edge model '
                             f'{self.edge.scale.value:.0f} ms, cloud model {self.cloud.scale.value:.0f} ms')
         self.current = best
+        self._edge_probe = self._plan_edge_probe(pred) if best == 0 else None
         return best, self._reason
 
     def probe_split(self) -> int | None:
@@ -181,29 +184,29 @@ class Partnner(Policy):
             return n
         if not (self.cloud.known and self.link.known):
             return 0
-        if self.current == n:
-            # the image costs the edge nothing to send, carries a payload large enough to
-            # measure the link, and makes the cloud run the whole model
+        if 1 - self.cloud.cumulative()[self.current] < self.sliver:
+            # edge-only, or the cloud runs too small a share to tell its speed by: the image
+            # costs the edge nothing to send, carries a payload large enough to measure the
+            # link, and makes the cloud run the whole model
             return 0
         if self.current != 0:
             return None
-        return self._edge_probe(self.predict())
+        return self._edge_probe[0]
 
-    def _edge_probe(self, pred: np.ndarray) -> int:
-        return int(min((k for k in self.space.splits if k > 0),
-                       key=lambda k: pred[k] if np.isfinite(pred[k]) else np.inf))
+    def _plan_edge_probe(self, pred: np.ndarray) -> tuple[int, int]:
+        """At cloud-only: the split to probe (the best that runs layers on the edge), and
+        how often. The probe holds the edge for longer than the frame takes, so it runs
+        seldom enough that the frames it delays cost at most ``probe_overhead`` (the period
+        is a power of two, so it rarely changes)."""
+        k = int(min((k for k in self.space.splits if k > 0),
+                    key=lambda k: pred[k] if np.isfinite(pred[k]) else np.inf))
+        every = max(pred[k] - pred[0], 0.0) / (self.probe_overhead * max(pred[0], 1e-3))
+        return k, int(min(2 ** max(1, math.ceil(math.log2(max(every, 1.0)))), 64))
 
     @property
     def probe_every(self) -> int:
-        """Every other frame, except at cloud-only, where a probe runs layers on the edge and
-        holds it for longer than the frame takes: there, seldom enough that the frames it
-        delays cost at most ``probe_overhead`` (a power of two, so the period rarely changes)."""
-        if self.current != 0 or not (self.edge.known and self.cloud.known and self.link.known):
-            return 2
-        pred = self.predict()
-        extra = max(pred[self._edge_probe(pred)] - pred[0], 0.0)
-        every = extra / (self.probe_overhead * max(pred[0], 1e-3))
-        return int(min(2 ** max(1, math.ceil(math.log2(max(every, 1.0)))), 64))
+        """Every other frame, except at cloud-only (see ``_plan_edge_probe``)."""
+        return self._edge_probe[1] if self.current == 0 and self._edge_probe else 2
 
 
 class Neurosurgeon(Policy):

@@ -183,6 +183,26 @@ def cmd_demo(args) -> int:
         out=Path(args.out), json=args.json))
 
 
+def cmd_bench(args) -> int:
+    from pathlib import Path
+
+    from .core.policies import POLICIES
+    from .testbed.bench import BenchOptions, run_bench
+    policies = tuple(p for p in args.policies.split(',') if p)
+    bad = [p for p in policies if not ((p in POLICIES and p != 'fixed') or (p.startswith('fixed:') and p[6:].isdigit()))]
+    if bad or not policies:
+        print(f'partnner bench: unknown policies {bad}; use {", ".join(p for p in POLICIES if p != "fixed")} '
+              'or fixed:K', file=sys.stderr)
+        return 2
+    if not args.edge_slowdown >= 1 or not args.duration > 0 or not args.fps > 0:
+        print('partnner bench: --edge-slowdown must be >= 1, --duration and --fps positive', file=sys.stderr)
+        return 2
+    return run_bench(BenchOptions(
+        trace=args.trace, duration=args.duration, edge_slowdown=args.edge_slowdown, model=args.model,
+        weights=args.weights or '', codec=args.codec, fps=args.fps, policies=policies, oracle=args.oracle,
+        cloud_load=args.cloud_load, segment=args.segment, source=args.source, out=Path(args.out), tag=args.tag))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='partnner', description=__doc__)
     sub = parser.add_subparsers(dest='command', required=True)
@@ -255,6 +275,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--profile-cache', default='results/profiles')
     p.add_argument('--out', default='results/report')
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser('bench', help='the live system on an emulated robot, server and shaped link (root)',
+                       description='Runs the nodes in two network namespaces (robot, server) joined by a tbf-shaped '
+                                   'link that follows a bandwidth trace, the robot under a CPU quota; each policy '
+                                   'and the fixed splits of the live oracle in turn; writes per-frame CSVs, '
+                                   'summaries, plots and a report comparing live, oracle and simulator.')
+    p.add_argument('--trace', required=True, help='a bandwidth trace file ("<seconds> <Mbit/s>" lines, e.g. '
+                                                  '$PARTNNER_TRACES/hsdpa/norway_car_2.txt), steps:MBPS,...@SECONDS '
+                                                  'or ramp:FROM,TO@SECONDS')
+    p.add_argument('--duration', type=float, default=120.0, help='seconds of camera frames per run (default 120)')
+    p.add_argument('--edge-slowdown', type=float, default=10.0,
+                   help='how many times slower the robot runs the model than the server (default 10); the '
+                        'quota is calibrated to it and the measured ratio reported')
+    p.add_argument('--model', default='yolov8n', help='model (default yolov8n)')
+    p.add_argument('--weights', help='local weights file; default: seeded random weights')
+    p.add_argument('--codec', default='fp16+lz4', help='feature codec (default fp16+lz4)')
+    p.add_argument('--fps', type=float, default=5.0, help='camera frame rate (default 5)')
+    p.add_argument('--policies', default='partnner,edge_only,cloud_only,neurosurgeon,ans',
+                   help='runs, comma-separated: policy names or fixed:K (default: the five policies)')
+    p.add_argument('--oracle', default='auto', help='fixed splits run for the live oracle: auto (those the '
+                                                   'simulated oracle and partnner use), all, none, or K,K,...')
+    p.add_argument('--cloud-load', default='', help='server load steps "seconds:factor,...": factor f caps the '
+                                                    'cloud at 1/f CPU, e.g. 40:3,80:1')
+    p.add_argument('--segment', type=float, default=10.0, help='longest oracle segment in seconds (default 10)')
+    p.add_argument('--source', default='bundled', help='camera source (default: the bundled photos)')
+    p.add_argument('--out', default='results/bench', help='results folder (default results/bench)')
+    p.add_argument('--tag', default='bench', help='names the namespaces, devices and cgroups (at most 10 '
+                                                  'characters), so two benches can run side by side')
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -9,16 +9,12 @@ image and a latency plot.
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-NODES = ('edge', 'cloud', 'partition_manager', 'overlay', 'camera_source')
 
 
 @dataclass
@@ -57,34 +53,6 @@ class Observer:
     outcomes: dict = field(default_factory=dict)
     state: object = None
     overlay: object = None
-
-
-def _ros_args(ns: str, params: dict) -> list[str]:
-    args = ['--ros-args', '-r', f'__ns:={ns}', '--log-level', 'warn']
-    for k, v in params.items():
-        args += ['-p', f'{k}:={v}']
-    return args
-
-
-def _spawn(module: str, ns: str, params: dict, log_dir: Path) -> subprocess.Popen:
-    log = open(log_dir / f'{module}.log', 'w')
-    # -P: a source checkout in the working directory must not shadow the installed package and
-    # its generated messages
-    return subprocess.Popen([sys.executable, '-P', '-m', f'partnner_ros.nodes.{module}', *_ros_args(ns, params)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(procs: dict) -> None:
-    for p in procs.values():
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGINT)
-    deadline = time.monotonic() + 5
-    for p in procs.values():
-        try:
-            p.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
 
 
 def _summarise(opts: DemoOptions, obs: Observer, frames_in: int, model_note: str) -> dict:
@@ -168,6 +136,7 @@ def run_demo(opts: DemoOptions) -> int:
     from .msg import FrameTiming, PartitionState
     from .nodes import qos
     from .core.frames import cloud_ms, edge_ms
+    from .processes import log_tail, node_command, spawn, stop
 
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     log = sys.stderr
@@ -201,10 +170,9 @@ def run_demo(opts: DemoOptions) -> int:
     interrupted = False
     frames_in = 0
     try:
-        procs['cloud'] = _spawn('cloud', opts.namespace, model_params, log_dir)
-        procs['edge'] = _spawn('edge', opts.namespace, edge_params, log_dir)
-        procs['partition_manager'] = _spawn('partition_manager', opts.namespace, manager_params, log_dir)
-        procs['overlay'] = _spawn('overlay', opts.namespace, {}, log_dir)
+        for module, params in (('cloud', model_params), ('edge', edge_params),
+                               ('partition_manager', manager_params), ('overlay', {})):
+            procs[module] = spawn(node_command(module, opts.namespace, params), log_dir / f'{module}.log')
         print(f'demo: starting edge, cloud, partition manager and overlay ({opts.model}) in {opts.namespace}; '
               f'logs in {log_dir}', file=log)
         started = time.monotonic()
@@ -217,16 +185,16 @@ def run_demo(opts: DemoOptions) -> int:
             dead = [k for k, p in procs.items() if p.poll() is not None]
             if dead or time.monotonic() > deadline:
                 why = f'{", ".join(dead)} exited' if dead else f'not ready after {opts.startup_timeout:.0f} s'
-                tail = ''.join(''.join(open(log_dir / f'{d}.log').readlines()[-5:]) for d in dead)
+                tail = ''.join(log_tail(log_dir / f'{d}.log') for d in dead)
                 print(f'demo: {why}. See {log_dir}.\n{tail}', file=log)
                 return 1
         random_note = ('random weights: detections are meaningless; pass --weights FILE.pt for real ones'
                        if not opts.weights else f'weights from {opts.weights}')
         print(f'demo: ready after {time.monotonic() - started:.1f} s: {opts.model} ({random_note}), '
               f'{obs.state.num_layers} layers, policy {opts.policy}, split {obs.state.split}', file=log)
-        procs['camera_source'] = _spawn('camera_source', opts.namespace, {
+        procs['camera_source'] = spawn(node_command('camera_source', opts.namespace, {
             'source': opts.source, 'max_frames': opts.frames, 'pace_by_results': True, 'rate': 30.0,
-            'pace_timeout': opts.frame_timeout, 'loop': True, 'min_subscribers': 2}, log_dir)
+            'pace_timeout': opts.frame_timeout, 'loop': True, 'min_subscribers': 2}), log_dir / 'camera_source.log')
         last_progress = time.monotonic()
         while opts.frames == 0 or len(obs.outcomes) < opts.frames:
             rclpy.spin_once(node, timeout_sec=0.05)
@@ -255,7 +223,7 @@ def run_demo(opts: DemoOptions) -> int:
         interrupted = True
         print('\ndemo: interrupted', file=log)
     finally:
-        _stop(procs)
+        stop(procs.values())
         node.destroy_node()
         rclpy.try_shutdown()
     frames_in = opts.frames if opts.frames and not interrupted else len(obs.outcomes)

@@ -149,6 +149,27 @@ def load_traces(path) -> list[Trace]:
     return [Trace.load(path)]
 
 
+def trace_from_spec(spec: str) -> Trace:
+    """A trace file, or a synthetic one: ``steps:20,2,20@30`` (Mbit/s levels, 30 s each)
+    or ``ramp:20,2@60`` (from 20 to 2 Mbit/s over 60 s)."""
+    kind, _, rest = spec.partition(':')
+    if kind in ('steps', 'ramp') and rest:
+        try:
+            levels, _, seconds = rest.partition('@')
+            values = [float(v) for v in levels.split(',')]
+            seconds = float(seconds)
+            if kind == 'steps':
+                return Trace.steps(values, seconds, name=spec)
+            (lo, hi), = [values]
+            return Trace.ramp(lo, hi, seconds, name=spec)
+        except ValueError:
+            raise ValueError(f'a synthetic trace is steps:MBPS,MBPS,...@SECONDS_EACH or '
+                             f'ramp:FROM,TO@SECONDS, got {spec!r}') from None
+    if not Path(spec).is_file():
+        raise ValueError(f'no trace file {spec} (a synthetic trace is steps:... or ramp:...)')
+    return Trace.load(spec)
+
+
 def family_of(path) -> str:
     """The link family a trace path belongs to (its folder name), for reports."""
     for part in reversed(Path(path).parts):

@@ -7,12 +7,13 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-# The bucket holds this much time at the current rate (and at least MIN_BURST), so a
-# burst of DDS fragments passes at line rate only briefly; the queue behind it holds
+# The bucket holds this much time at the current rate (and at least two full frames,
+# which tbf needs), so a burst of DDS fragments passes at line rate only briefly and
+# a message takes its size over the rate, as on a real link; the queue behind it holds
 # QUEUE_S at the current rate, enough for a whole feature message, so a large message
 # is delayed (as on a real slow link) instead of dropped and retransmitted.
 BURST_S = 0.005
-MIN_BURST = 16_000
+MIN_BURST = 2 * 1514
 QUEUE_S = 4.0
 MIN_QUEUE = 4_000_000
 

@@ -1,0 +1,283 @@
+"""``partnner bench``: the live system on an emulated robot, server and link (root).
+
+The robot and the server are network namespaces joined by a veth pair shaped with
+tbf both ways; the link's rate follows a bandwidth trace. The robot runs the camera
+source, the edge, the partition manager and the overlay; the edge and the manager
+share a cgroup CPU quota that makes them ``edge_slowdown`` times slower than the
+server (the camera stands in for the sensor, the overlay for the operator's
+display; they run on the robot's network but outside its quota). The server runs
+the cloud node, with optional load steps (a lower CPU quota). Fast DDS runs over
+UDP only, so every byte between the hosts crosses the shaped link.
+
+Every policy sees the same camera frames (at a fixed rate, the newest taken when
+the pipeline is free) and the same trace, from its first frame on. Fixed splits
+give the live oracle. Before the runs, the model is profiled inside each host; that
+profile gives the measured speed ratio, neurosurgeon's profiles and the simulator's
+prediction of the same scenario.
+"""
+
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..core.traces import Steps, trace_from_spec
+from ..processes import log_tail, node_command, spawn, stop
+from . import cpu_quota, link
+from .cpu_quota import CpuQuota
+from .timeline import Timeline, load_events, rate_events
+
+BASE_POLICIES = ('partnner', 'edge_only', 'cloud_only', 'neurosurgeon', 'ans')
+# the calibrated speed ratio is corrected once when it is further than this from the target
+RATIO_TOLERANCE = 0.1
+
+
+@dataclass
+class BenchOptions:
+    trace: str
+    duration: float = 120.0
+    edge_slowdown: float = 10.0
+    model: str = 'yolov8n'
+    weights: str = ''
+    codec: str = 'fp16+lz4'
+    fps: float = 5.0
+    policies: tuple = BASE_POLICIES
+    oracle: str = 'auto'          # auto, all, none, or comma-separated splits
+    cloud_load: str = ''          # "seconds:factor,..." as in partnner simulate
+    segment: float = 10.0
+    source: str = 'bundled'
+    out: Path = Path('results/bench')
+    tag: str = 'bench'
+    startup_timeout: float = 180.0
+    drain: float = 10.0
+    profile_repeats: int = 5
+
+
+@dataclass
+class Calibration:
+    robot_profile: str
+    server_profile: str
+    robot_cpus: float
+    ratio: float             # robot ms / server ms, whole model, measured
+    attempts: list = field(default_factory=list)
+
+
+class Bench:
+    def __init__(self, opts: BenchOptions, log=None):
+        self.opts = opts
+        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.link = link.Link(opts.tag, 1.0)
+        self.robot_cpu: CpuQuota | None = None
+        self.server_cpu: CpuQuota | None = None
+        self.procs = []
+        self.env = {**os.environ, 'ROS_DOMAIN_ID': str(100 + os.getpid() % 100),
+                    'ROS_AUTOMATIC_DISCOVERY_RANGE': 'SUBNET', 'FASTDDS_DEFAULT_PROFILES_FILE': _udp_profile(),
+                    'OMP_NUM_THREADS': '1'}
+        self.env.pop('ROS_STATIC_PEERS', None)
+        self.model_params = {'model': opts.model, 'threads': 1, **({'weights': opts.weights} if opts.weights else {})}
+
+    # --- set-up and tear-down ------------------------------------------------------------------
+    def __enter__(self) -> 'Bench':
+        self.trace = trace_from_spec(self.opts.trace)
+        self.link.mbps = max(self.trace.rate_at(0.0) / 1e6, 0.01)
+        self.link.up()
+        try:
+            self.robot_cpu = CpuQuota(f'{self.opts.tag}-robot', 1.0 / self.opts.edge_slowdown)
+            self.server_cpu = CpuQuota(f'{self.opts.tag}-server')
+        except Exception:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        stop(self.procs)
+        self.procs.clear()
+        for quota in (self.robot_cpu, self.server_cpu):
+            if quota is not None:
+                quota.close()
+        self.link.down()
+
+    def _start(self, host: link.Host, argv: list[str], log_path: Path, **kwargs):
+        proc = spawn(host.command(argv), log_path, env=self.env, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    # --- calibration ---------------------------------------------------------------------------
+    def _profile_in(self, host: link.Host, quota: CpuQuota | None, path: Path) -> dict:
+        import subprocess
+        argv = [sys.executable, '-P', '-m', 'partnner_ros.testbed.calibrate', self.opts.model, str(path),
+                '--codec', self.opts.codec, '--codec', 'jpeg', '--repeats', str(self.opts.profile_repeats)]
+        if self.opts.weights:
+            argv += ['--weights', self.opts.weights]
+        log_path = path.with_suffix('.log')
+        proc = self._start(host, argv, log_path, stdin=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + self.opts.startup_timeout
+        while 'loaded' not in log_tail(log_path):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f'profiling in {host.ns} failed: {log_tail(log_path)}')
+            time.sleep(0.2)
+        if quota is not None:
+            quota.add(proc.pid)
+        proc.stdin.write('go\n')
+        proc.stdin.close()
+        if proc.wait() != 0:
+            raise RuntimeError(f'profiling in {host.ns} failed: {log_tail(log_path)}')
+        self.procs.remove(proc)
+        return json.loads(path.read_text())
+
+    def calibrate(self) -> Calibration:
+        """Profile the model on the server and, under the quota, on the robot; if the measured
+        ratio misses the target, scale the quota once and measure the robot again."""
+        folder = self.opts.out / 'profiles'
+        folder.mkdir(parents=True, exist_ok=True)
+        server = self._profile_in(self.link.server, None, folder / 'server.json')
+        cpus = 1.0 / self.opts.edge_slowdown
+        attempts = []
+        for _ in range(2):
+            self.robot_cpu.set(cpus)
+            robot = self._profile_in(self.link.robot, self.robot_cpu, folder / 'robot.json')
+            ratio = robot['total_ms'] / server['total_ms']
+            attempts.append({'cpus': round(cpus, 4), 'ratio': round(ratio, 2)})
+            self.log(f'bench: robot at {cpus:.3f} CPU runs {self.opts.model} in {robot["total_ms"]:.0f} ms, '
+                     f'the server in {server["total_ms"]:.0f} ms: {ratio:.1f}x slower')
+            if abs(ratio / self.opts.edge_slowdown - 1) <= RATIO_TOLERANCE:
+                break
+            cpus *= ratio / self.opts.edge_slowdown
+        return Calibration(str(folder / 'robot.json'), str(folder / 'server.json'), cpus, ratio, attempts)
+
+    # --- one run -------------------------------------------------------------------------------
+    def run(self, label: str, manager: dict, calibration: Calibration) -> Path:
+        """One bounded run of one policy; returns its folder (frames.csv, images.csv,
+        states.csv, run.json and the node logs)."""
+        o = self.opts
+        folder = o.out / 'runs' / label.replace(':', '_')
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in ('ready', 'frames.csv', 'images.csv', 'states.csv', 'run.json'):
+            (folder / stale).unlink(missing_ok=True)
+        ns = f'/bench_{folder.name}'
+        self.link.set_rate(max(self.trace.rate_at(0.0) / 1e6, 0.01))
+        self.server_cpu.set(None)
+        self.robot_cpu.set(calibration.robot_cpus)
+        robot, server = self.link.robot, self.link.server
+        run_procs = {}
+
+        def start(name, host, module, params):
+            run_procs[name] = self._start(host, node_command(module, ns, params), folder / f'{name}.log')
+
+        start('cloud', server, 'cloud', self.model_params)
+        start('edge', robot, 'edge', {**self.model_params, 'codec': o.codec})
+        start('partition_manager', robot, 'partition_manager', {
+            **manager, 'edge_profile': calibration.robot_profile, 'cloud_profile': calibration.server_profile})
+        start('overlay', robot, 'overlay', {})
+        start('observer', robot, 'testbed.observer', {'out': str(folder.resolve())})
+        self.server_cpu.add(run_procs['cloud'].pid)
+        deadline = time.monotonic() + o.startup_timeout
+        while not (folder / 'ready').exists():
+            dead = [k for k, p in run_procs.items() if p.poll() is not None]
+            if dead or time.monotonic() > deadline:
+                why = f'{", ".join(dead)} exited' if dead else f'not ready after {o.startup_timeout:.0f} s'
+                raise RuntimeError(f'run {label}: {why}; see {folder}\n'
+                                   + ''.join(log_tail(folder / f'{d}.log') for d in dead))
+            time.sleep(0.2)
+        num_layers = int((folder / 'ready').read_text())
+        for name in ('edge', 'partition_manager'):
+            self.robot_cpu.add(run_procs[name].pid)
+        frames = int(round(o.duration * o.fps))
+        start('camera_source', robot, 'camera_source', {
+            'source': o.source, 'rate': o.fps, 'max_frames': frames, 'loop': True, 'min_subscribers': 3})
+        t0_ns = self._first_frame(folder / 'images.csv', run_procs['camera_source'])
+        timeline = Timeline(rate_events(self.trace, o.duration, self.link.set_rate)
+                            + load_events(Steps.parse(o.cloud_load), self.server_cpu.set))
+        timeline.start(t0_ns / 1e9)
+        self.log(f'bench: {label}: {frames} frames at {o.fps:g} fps over {o.duration:.0f} s')
+        errors = []
+        try:
+            end = t0_ns / 1e9 + o.duration
+            while time.time() < end + o.drain:
+                dead = [k for k, p in run_procs.items() if p.poll() is not None]
+                if dead:
+                    errors.append(f'{", ".join(dead)} exited early')
+                    break
+                if time.time() > end and _rows(folder / 'frames.csv') >= _rows(folder / 'images.csv'):
+                    break
+                time.sleep(0.5)
+        finally:
+            timeline.stop()
+            stop(run_procs.values())
+            for p in run_procs.values():
+                self.procs.remove(p)
+        meta = {'label': label, 'manager': manager, 't0_ns': t0_ns, 'num_layers': num_layers,
+                'duration': o.duration, 'fps': o.fps, 'trace': self.trace.name, 'cloud_load': o.cloud_load,
+                'applied': timeline.applied, 'errors': errors + timeline.errors}
+        (folder / 'run.json').write_text(json.dumps(meta, indent=1))
+        return folder
+
+    def _first_frame(self, images: Path, camera) -> int:
+        deadline = time.monotonic() + self.opts.startup_timeout
+        while _rows(images) < 1:
+            if camera.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f'the camera sent no frame: {log_tail(images.parent / "camera_source.log")}')
+            time.sleep(0.05)
+        return int(images.read_text().splitlines()[1])
+
+
+def _rows(csv_path: Path) -> int:
+    try:
+        with open(csv_path, 'rb') as f:
+            return max(0, sum(1 for _ in f) - 1)
+    except FileNotFoundError:
+        return 0
+
+
+def _udp_profile() -> str:
+    """config/fastdds_udp.xml from the installed package (or the source tree)."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        path = Path(get_package_share_directory('partnner_ros'), 'config', 'fastdds_udp.xml')
+    except (ImportError, LookupError):
+        path = Path(__file__).resolve().parents[2] / 'config' / 'fastdds_udp.xml'
+    if not path.exists():
+        raise FileNotFoundError(f'the testbed DDS profile {path} is missing')
+    return str(path)
+
+
+def unavailable() -> str | None:
+    return link.unavailable() or cpu_quota.unavailable()
+
+
+def _raise_interrupt(*_):
+    raise KeyboardInterrupt
+
+
+def run_bench(opts: BenchOptions, log=None) -> int:
+    """Calibrate, run every policy and the oracle's fixed splits, and write the report."""
+    from .report import candidate_splits, manager_params, write_report
+    why = unavailable()
+    if why:
+        print(f'partnner bench needs root and Linux namespaces: {why}', file=sys.stderr)
+        return 2
+    opts.out.mkdir(parents=True, exist_ok=True)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # a kill still tears everything down
+    try:
+        with Bench(opts, log) as bench:
+            calibration = bench.calibrate()
+            (opts.out / 'calibration.json').write_text(json.dumps(asdict(calibration), indent=1))
+            runs = []
+            for label in opts.policies:
+                runs.append(bench.run(label, manager_params(label), calibration))
+            for k in candidate_splits(opts, calibration, bench.trace, runs):
+                runs.append(bench.run(f'fixed:{k}', manager_params(f'fixed:{k}'), calibration))
+    except KeyboardInterrupt:
+        print('partnner bench: interrupted; namespaces, qdiscs, cgroups and processes removed', file=sys.stderr)
+        return 130
+    except RuntimeError as e:
+        print(f'partnner bench: {e}', file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    report = write_report(opts, calibration, bench.trace, runs)
+    print(f'bench report written to {report}')
+    return 0

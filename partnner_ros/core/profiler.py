@@ -68,11 +68,17 @@ def profile(model: SplitModel, codec_names: list[str] | None = None, repeats: in
     codec_names = list(codec_names or codecs.CODECS)
     for name in codec_names:
         codecs.Codec.parse(name)
+    image = sample_image() if image is None else image
     x = model_input(model, image)
     layer_ms = time_layers(model, x, repeats)
     env = {INPUT: x}
     for i, layer in enumerate(model.graph.layers):
         env[i + 1] = layer.run(*[env[v] for v in layer.srcs])
+    pre_ms = post_ms = 0.0
+    if image is not None:
+        pre_ms = statistics.median(_timed(model.preprocess, image)[1] for _ in range(repeats))
+        meta = model.preprocess(image)[1]
+        post_ms = statistics.median(_timed(model.postprocess, env[model.num_layers], meta)[1] for _ in range(repeats))
     cuts = []
     for k in model.splits:
         facts = model.cut_facts[k]
@@ -112,6 +118,8 @@ def profile(model: SplitModel, codec_names: list[str] | None = None, repeats: in
         'repeats': repeats,
         'profile_seconds': round(time.perf_counter() - started, 3),
         'total_ms': sum(layer_ms),
+        'preprocess_ms': round(pre_ms, 4),
+        'postprocess_ms': round(post_ms, 4),
         'layers': [{'index': f.index, 'name': f.name, 'kind': f.kind, 'macs': f.macs, 'weight': f.weight,
                     'out_shape': list(f.out_shape) if f.out_shape else None, 'ms': round(ms, 4)}
                    for f, ms in zip(model.layer_facts, layer_ms)],

@@ -4,12 +4,13 @@ A camera produces frames at ``fps``; the pipeline serves one frame at a time and
 takes the newest waiting frame when it is free (latest-frame semantics; skipped
 frames count as dropped). A frame served at split k from time s costs:
 
-* edge: layers [0, k) from the measured profile, times the platform's edge
-  slowdown and the edge load at s, plus encoding;
+* edge: preprocessing and layers [0, k) from the measured profile (and the
+  postprocessing at k = n), times the platform's edge slowdown and the edge load
+  at s, plus encoding;
 * upload: the payload through the bandwidth trace from the moment it is sent
   (the trace's rate while it is in transit), plus the one-way delay;
-* cloud: layers [k, n) times the cloud load when the payload arrives, plus
-  decoding; then the small result comes back the same way.
+* cloud: layers [k, n) and the postprocessing, times the cloud load when the
+  payload arrives, plus decoding; then the small result comes back the same way.
 
 Compute times carry per-frame log-normal noise, drawn per frame index so that
 every policy meets the same noise. Policies get the same FrameRecord the live
@@ -41,6 +42,8 @@ class SimProfile:
     encode_ms: np.ndarray
     decode_ms: np.ndarray
     profile_seconds: float  # wall time of the profiling run that measured all this
+    preprocess_ms: float = 0.0   # camera image to input tensor, on the edge
+    postprocess_ms: float = 0.0  # model output to results, on whichever side ran the last layer
 
     @classmethod
     def from_profile(cls, profile: dict, codec: str = 'fp16+lz4', input_codec: str = 'jpeg') -> 'SimProfile':
@@ -61,7 +64,8 @@ class SimProfile:
             size[k], enc[k], dec[k] = cut['bytes'][c], cut['encode_ms'][c], cut['decode_ms'][c]
         layer_ms = np.array([layer['ms'] for layer in profile['layers']])
         return cls(profile['model'], space, layer_ms, size, enc, dec,
-                   profile.get('profile_seconds', 10 * layer_ms.sum() / 1e3))
+                   profile.get('profile_seconds', 10 * layer_ms.sum() / 1e3),
+                   profile.get('preprocess_ms', 0.0), profile.get('postprocess_ms', 0.0))
 
 
 @dataclass(frozen=True)
@@ -122,11 +126,13 @@ class Truth:
         sc, n = self.sc, self.n
         ks = np.arange(n + 1) if splits is None else np.asarray(splits)
         edge_scale = sc.platform.edge_slowdown * sc.edge_load.at(s) * self.noise_edge[frame]
-        edge = self.cum[ks] * edge_scale + self.sc.profile.encode_ms[ks] * sc.platform.edge_slowdown
+        p = sc.profile
+        edge = ((p.preprocess_ms + self.cum[ks] + np.where(ks == n, p.postprocess_ms, 0.0)) * edge_scale
+                + p.encode_ms[ks] * sc.platform.edge_slowdown)
         sent = s + edge / 1e3
         arrived = sc.trace.finish(sent, self.bits[ks]) + sc.delay_ms / 1e3
         cloud_scale = self.noise_cloud[frame] / sc.platform.cloud_speedup * sc.cloud_load.at(arrived)
-        cloud = (self.cum[n] - self.cum[ks]) * cloud_scale + self.sc.profile.decode_ms[ks] / sc.platform.cloud_speedup
+        cloud = (self.cum[n] - self.cum[ks] + p.postprocess_ms) * cloud_scale + p.decode_ms[ks] / sc.platform.cloud_speedup
         back = sc.trace.finish(arrived + cloud / 1e3, 8.0 * sc.result_bytes) + sc.delay_ms / 1e3
         e2e = np.where(ks == n, edge, (back - s) * 1e3)
         cloud = np.where(ks == n, 0.0, cloud)

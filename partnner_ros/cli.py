@@ -194,13 +194,86 @@ def cmd_bench(args) -> int:
         print(f'partnner bench: unknown policies {bad}; use {", ".join(p for p in POLICIES if p != "fixed")} '
               'or fixed:K', file=sys.stderr)
         return 2
-    if not args.edge_slowdown >= 1 or not args.duration > 0 or not args.fps > 0:
-        print('partnner bench: --edge-slowdown must be >= 1, --duration and --fps positive', file=sys.stderr)
+    if not args.edge_slowdown >= 1 or not args.duration > 0 or not args.fps > 0 or not 0 <= args.delay_ms <= 10_000:
+        print('partnner bench: --edge-slowdown must be >= 1, --duration and --fps positive, --delay-ms in '
+              '[0, 10000]', file=sys.stderr)
         return 2
     return run_bench(BenchOptions(
         trace=args.trace, duration=args.duration, edge_slowdown=args.edge_slowdown, model=args.model,
         weights=args.weights or '', codec=args.codec, fps=args.fps, policies=policies, oracle=args.oracle,
-        cloud_load=args.cloud_load, segment=args.segment, source=args.source, out=Path(args.out), tag=args.tag))
+        cloud_load=args.cloud_load, delay_ms=args.delay_ms, segment=args.segment, source=args.source,
+        out=Path(args.out), tag=args.tag))
+
+
+def _layer_span(costs, stage) -> str:
+    first, last = costs.layer_names[stage.start], costs.layer_names[stage.stop - 1]
+    return f'layers {stage.start}..{stage.stop - 1} ({first} .. {last})'
+
+
+def cmd_plan(args) -> int:
+    from pathlib import Path
+
+    import yaml
+
+    from .core.models import load_model
+    from .core.pipeline_plan import (ALGORITHMS, MB, Cluster, ModelCosts, acceleration_region, finite,
+                                     layer_param_bytes, solve)
+    cluster = Cluster.from_dict(yaml.safe_load(Path(args.devices).read_text()) or {})
+    profile = _profile_for(args.model, args.profile, args.profile_cache, sys.stderr)
+    costs = ModelCosts.from_profile(profile, layer_param_bytes(load_model(args.model)), args.codec, args.input_codec)
+    solutions = {a: solve(a, costs, cluster, args.time_limit, args.seed)
+                 for a in (ALGORITHMS if args.algo == 'all' else (args.algo,))}
+    acc = acceleration_region(costs, cluster, args.time_limit, solutions.get('bnb'))
+    devices = cluster.devices
+    if args.json:
+        print(json.dumps({
+            'model': costs.name, 'layers': costs.num_layers, 'usable_cuts': len(costs.cuts),
+            'param_mb': costs.param_bytes.sum() / MB, 'codec': args.codec, 'input_codec': args.input_codec or args.codec,
+            'source': None if cluster.source is None else devices[cluster.source].name,
+            'devices': [{'name': d.name, 'speed': d.speed, 'memory_mb': finite(d.memory_bytes / MB),
+                         'power_w': d.power_w, 'energy_budget_j': finite(d.energy_budget_j)} for d in devices],
+            'plans': {a: s.to_dict() for a, s in solutions.items()}, 'acceleration': acc.to_dict()}, indent=1))
+    else:
+        print(f'{costs.name}: {costs.num_layers} layers, {len(costs.cuts)} usable cuts, '
+              f'{costs.param_bytes.sum() / MB:.1f} MB of parameters; payload {args.codec}'
+              + (f' (input {args.input_codec})' if args.input_codec else ''))
+        print('devices: ' + ', '.join(f'{d.name} (speed {d.speed:g}, {d.memory_bytes / MB:.0f} MB)' for d in devices)
+              + ('' if cluster.source is None else f'; frames from {devices[cluster.source].name}'))
+        width = max(len(d.name) for d in devices)
+        for algo, sol in solutions.items():
+            if sol.plan is None:
+                print(f'\n{algo}: no feasible plan ({sol.reason}); {sol.seconds * 1e3:.1f} ms')
+                continue
+            p = sol.plan
+            status = 'optimal' if sol.optimal else (f'gap <= {100 * sol.gap:.1f}%' if sol.gap is not None else '')
+            print(f'\n{algo}: bottleneck {p.bottleneck_s * 1e3:.1f} ms, {p.throughput_fps:.1f} frames/s, '
+                  f'solved in {sol.seconds * 1e3:.1f} ms' + (f' ({status})' if status else ''))
+            for i, s in enumerate(p.stages, 1):
+                print(f'  stage {i}  {s.device_name:<{width}}  compute {s.compute_s * 1e3:7.1f} ms  '
+                      f'input {s.transfer_in_s * 1e3:7.1f} ms  memory {s.memory_bytes / MB:7.1f} / '
+                      f'{devices[s.device].memory_bytes / MB:.0f} MB  {_layer_span(costs, s)}')
+        print(f'\nacceleration region: {acc.verdict}')
+    return 0 if any(s.plan for s in solutions.values()) else 1
+
+
+def cmd_plan_bench(args) -> int:
+    from pathlib import Path
+
+    from .core.cluster_bench import BenchConfig, markdown, run_bench, write
+    from .core.models import load_model
+    from .core.pipeline_plan import ModelCosts
+    models = {}
+    for name in args.models.split(','):
+        print(f'partnner: loading {name}', file=sys.stderr)
+        models[name] = ModelCosts.from_model(load_model(name), args.macs_per_s)
+    low, high = (float(v) for v in args.memory_mb.split(','))
+    cfg = BenchConfig(models, tuple(int(n) for n in args.nodes.split(',')), args.trials,
+                      tuple(args.regimes.split(',')), (low, high), args.speed, args.time_limit, args.seed)
+    result = run_bench(cfg, log=lambda line: print(line, file=sys.stderr))
+    write(result, Path(args.out))
+    print(markdown(result))
+    print(f'written to {Path(args.out) / "plan_bench.md"} and plan_bench.json')
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -298,12 +371,61 @@ def build_parser() -> argparse.ArgumentParser:
                                                    'simulated oracle and partnner use), all, none, or K,K,...')
     p.add_argument('--cloud-load', default='', help='server load steps "seconds:factor,...": factor f caps the '
                                                     'cloud at 1/f CPU, e.g. 40:3,80:1')
+    p.add_argument('--delay-ms', type=float, default=0.0, help='one-way propagation delay, added by a user-space '
+                                                               'delay line (default 0)')
     p.add_argument('--segment', type=float, default=10.0, help='longest oracle segment in seconds (default 10)')
     p.add_argument('--source', default='bundled', help='camera source (default: the bundled photos)')
     p.add_argument('--out', default='results/bench', help='results folder (default results/bench)')
     p.add_argument('--tag', default='bench', help='names the namespaces, devices and cgroups (at most 10 '
                                                   'characters), so two benches can run side by side')
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser(
+        'plan', help='split a model into a pipeline over several devices (throughput-optimal)',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description='Cuts the model into contiguous blocks, one device each, minimising the bottleneck '
+                    '(slowest stage compute or link transfer) within each device\'s memory (parameters plus '
+                    'peak activations) and energy budget, and says whether splitting beats the best single '
+                    'device (the acceleration region).\n\nThe device file (YAML; see '
+                    'config/devices_example.yaml):\n\n'
+                    '  source: robot        # optional: the device whose camera produces the frames\n'
+                    '  devices:             # speed: x the machine that profiled the model\n'
+                    '    - {name: robot, speed: 0.15, memory_mb: 512, power_w: 5, energy_budget_j: 0.5}\n'
+                    '    - {name: laptop, speed: 1.0, memory_mb: 8192}\n'
+                    '  links:               # Mbit/s, both directions; unlisted pairs have no link\n'
+                    '    - [robot, laptop, 20]\n'
+                    '  # or bandwidth_mbps: [[0, 20], [20, 0]]   (row: from, column: to)')
+    p.add_argument('--model', required=True, help='model to plan (profiled on this machine, then cached)')
+    p.add_argument('--devices', required=True, help='the device file (YAML)')
+    p.add_argument('--algo', default='all', choices=('all', 'bnb', 'dp', 'greedy', 'random'),
+                   help='bnb: exact branch-and-bound; dp: exact for the devices in file order; greedy: fill '
+                        'each device to capacity; random (default all)')
+    p.add_argument('--time-limit', type=float, default=10.0,
+                   help='seconds for branch-and-bound; past it the best plan and the gap are shown (default 10)')
+    p.add_argument('--codec', default='fp32', help='payload codec between stages (default fp32)')
+    p.add_argument('--input-codec', help='codec of the input image, e.g. jpeg (default: --codec)')
+    p.add_argument('--seed', type=int, default=0, help='seed of the random planner')
+    p.add_argument('--profile', help='a profile JSON (partnner profile --json) instead of measuring')
+    p.add_argument('--profile-cache', default='results/profiles', help='where measured profiles are kept')
+    p.add_argument('--json', action='store_true')
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser('plan-bench', help='random vs greedy vs branch-and-bound on random edge clusters '
+                                          '(Parthasarathy & Krishnamachari)')
+    p.add_argument('--out', default='results/plan_bench', help='results folder (default results/plan_bench)')
+    p.add_argument('--trials', type=int, default=50, help='random clusters per row (default 50)')
+    p.add_argument('--nodes', default='5,10,20,50', help='cluster sizes (default 5,10,20,50)')
+    p.add_argument('--models', default='resnet50,efficientnet_b0,efficientnet_b1,mobilenet_v2,inception_v3',
+                   help='comma-separated models')
+    p.add_argument('--regimes', default='uniform,smallest',
+                   help='memory regimes: uniform (each node its own) and/or smallest (all get the least)')
+    p.add_argument('--memory-mb', default='64,512', help='node memory range in MB (default 64,512)')
+    p.add_argument('--speed', type=float, default=1.0, help='every node\'s speed, x the reference (default 1)')
+    p.add_argument('--macs-per-s', type=float, default=1e10,
+                   help='the reference: MACs per second of a speed-1 node (default 1e10)')
+    p.add_argument('--time-limit', type=float, default=10.0, help='seconds per branch-and-bound (default 10)')
+    p.add_argument('--seed', type=int, default=0)
+    p.set_defaults(func=cmd_plan_bench)
     return parser
 
 

@@ -58,13 +58,19 @@ class System:
                 self.diagnostics[status.hardware_id] = status
 
     # --- processes --------------------------------------------------------------------------
-    def start(self, module: str, **params):
+    def start(self, module: str, name: str | None = None, remap: dict | None = None, **params):
+        """Start a node (``name`` renames it, ``remap`` maps topic names)."""
         merged = {**self.params, **params}
         args = [sys.executable, '-m', f'partnner_ros.nodes.{module}', '--ros-args', '-r', f'__ns:={self.ns}']
+        if name:
+            args += ['-r', f'__node:={name}']
+        for old, new in (remap or {}).items():
+            args += ['-r', f'{old}:={new}']
         for k, v in merged.items():
             args += ['-p', f'{k}:={v}']
-        log = open(self.log_dir / f'{module}-{len(self.procs)}.log', 'w')
-        self.procs[module] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log = open(self.log_dir / f'{name or module}-{len(self.procs)}.log', 'w')
+        self.procs[name or module] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                                      start_new_session=True)
 
     def kill(self, module: str, sig=signal.SIGKILL):
         proc = self.procs.pop(module)

@@ -64,6 +64,40 @@ def test_link_rejects_bad_rates_and_recovers_from_a_leftover():
     leftover.down()
 
 
+ECHO = '''
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 5002))
+while True:
+    d, a = s.recvfrom(65535); s.sendto(d[:8], a)
+'''
+ROUND_TRIPS = '''
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+for size in (100, 100, 100, 60000):
+    t = time.perf_counter(); s.sendto(b"x" * size, (sys.argv[1], 5002)); s.recv(100)
+    print((time.perf_counter() - t) * 1e3, flush=True)
+'''
+
+
+def test_delay_line_adds_the_propagation_delay_both_ways_and_is_removed():
+    with link.Link('pytest3', 20.0, delay_ms=20.0) as lk:
+        echo = subprocess.Popen(lk.server.command([sys.executable, '-c', ECHO]))
+        time.sleep(0.5)
+        done = subprocess.run(lk.robot.command([sys.executable, '-c', ROUND_TRIPS, lk.server.address]),
+                              capture_output=True, text=True, timeout=30)
+        echo.kill()
+        echo.wait()
+        delay_line = lk._delay_line
+    assert done.returncode == 0, done.stderr
+    *small, large = [float(v) for v in done.stdout.split()]
+    # 20 ms each way; the first round trip also resolves the address (ARP crosses the line too)
+    assert all(39 <= ms <= 60 for ms in small[1:]), small
+    # 60 KB at 20 Mbit/s is 24 ms on the wire, less the bucket's burst
+    assert 50 <= large <= 90, large
+    assert delay_line.poll() is not None
+    assert 'partnner-pytest3' not in netns_list()
+
+
 @pytest.mark.skipif(cpu_quota.unavailable() is not None, reason=f'{cpu_quota.unavailable()}')
 def test_cpu_quota_slows_a_process_and_is_removed():
     spin = 'import time\nt = time.process_time()\nwhile time.process_time() - t < 0.2: pass\nprint(1)'

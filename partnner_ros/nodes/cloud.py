@@ -5,6 +5,10 @@ frame and a split change never mixes frames. Everything in a message is checked
 (fingerprint, split, codec, tensor names, shapes and sizes) before it is used; a
 bad message is rejected with a FrameTiming that says why, counted, and logged
 once per kind, and the node keeps serving.
+
+As a stage of a pipeline over several devices (``stop`` < num_layers), it runs
+layers [split, stop) instead and forwards the live tensors at ``stop`` on
+``features_out``, for the next stage; the last stage publishes the results.
 """
 
 import threading
@@ -21,14 +25,11 @@ from ..core.stats import RollingStats
 from ..msg import CloudStatus, Features, FrameTiming
 from . import qos
 from .diagnostics import OK, WARN, Diagnostics
+from .feature_check import Rejected, check_features
 from .inference import ResultPublisher, declare_model
-from .messages import msg_to_wire, timing_msg
-from .params import Params
+from .messages import timing_msg, wire_to_msg
+from .params import Params, one_of
 from .runner import run
-
-
-class Rejected(Exception):
-    pass
 
 
 class CloudNode(Node):
@@ -36,6 +37,13 @@ class CloudNode(Node):
         super().__init__('cloud')
         p = self.params = Params(self)
         self.model = declare_model(p)
+        n = self.model.num_layers
+        self.stop = p.declare('stop', n, f'run layers up to this split: {n} (the end) publishes results; less '
+                              'makes this a pipeline stage that forwards the live tensors there on features_out',
+                              int_range=(1, n), read_only=True,
+                              check=lambda v: None if v in self.model.cut_facts else 'not a usable split')
+        p.declare('codec', 'fp16+lz4', 'codec of the forwarded tensors (pipeline stage only)',
+                  check=one_of([c for c in codecs.CODECS if c != codecs.JPEG]))
         p.declare('queue_size', 4, 'feature messages waiting to be served, at most; the oldest is dropped '
                   'when full', int_range=(1, 64))
         period = p.declare('heartbeat_period', 0.1, 'seconds between CloudStatus heartbeats',
@@ -46,8 +54,13 @@ class CloudNode(Node):
         self.rejections: dict[str, int] = {}
         self.last_error = ''
         self.ms_per_gweight = RollingStats(50)
+        self.stage_ms = RollingStats(50)
 
-        self.results = ResultPublisher(self, self.model, p)
+        if self.stop == n:
+            self.results = ResultPublisher(self, self.model, p)
+        else:
+            self.features_out = self.create_publisher(Features, 'features_out', qos.FEATURES,
+                                                      event_callbacks=qos.pub_events(self, 'features_out'))
         self.timing_pub = self.create_publisher(FrameTiming, 'frame_timing', qos.RESULTS,
                                                 event_callbacks=qos.pub_events(self, 'frame_timing'))
         self.status_pub = self.create_publisher(CloudStatus, 'cloud_status', qos.HEARTBEAT)
@@ -85,34 +98,17 @@ class CloudNode(Node):
             except Exception as e:  # noqa: BLE001 - one bad frame must not stop the server
                 self._finish(msg, Status.FAILED, f'{type(e).__name__}: {e}')
 
-    def _validate(self, msg) -> list:
-        if msg.model_fingerprint != self.model.fingerprint:
-            raise Rejected(f'foreign model: fingerprint {msg.model_fingerprint!r}, this cloud serves '
-                           f'{self.model.name} {self.model.fingerprint!r}')
-        n = self.model.num_layers
-        if msg.split >= n or msg.split not in self.model.cut_facts:
-            raise Rejected(f'split {msg.split} is not servable (0..{n - 1})')
-        codec = codecs.Codec.parse(msg.codec)
-        if msg.split > 0 and codec.name == codecs.JPEG:
-            raise Rejected(f'codec jpeg is only for split 0, got split {msg.split}')
-        names = self.model.live_names(msg.split)
-        got = [t.name for t in msg.tensors]
-        if got != names:
-            raise Rejected(f'split {msg.split} carries tensors {names}, got {got}')
-        for t in msg.tensors:
-            if t.compression != codec.compression or t.dtype != codec.dtype:
-                raise Rejected(f'tensor {t.name!r} is {t.dtype}/{t.compression or "raw"}, '
-                               f'but the message says codec {msg.codec}')
-        if not (msg.image_width and msg.image_height and msg.scale_x > 0 and msg.scale_y > 0):
-            raise Rejected('missing image size or scale (preprocessing metadata)')
-        return [msg_to_wire(t) for t in msg.tensors]
-
     def _serve(self, msg, arrived):
         t0 = time.monotonic()
-        wire = self._validate(msg)
+        wire = check_features(self.model, msg, self.stop)
         live = codecs.decode_all(wire, list(self.model.live_shapes(msg.split)))
         t1 = time.monotonic()
         layer_ms: list[float] = []
+        if self.stop < self.model.num_layers:
+            self._forward(msg, self.model.advance(live, msg.split, self.stop, layer_ms))
+            self.counts[Status.OK] += 1
+            self.stage_ms.add((time.monotonic() - t0) * 1e3)
+            return
         output = self.model.tail(live, msg.split, layer_ms)
         t2 = time.monotonic()
         if not msg.probe:
@@ -124,6 +120,14 @@ class CloudNode(Node):
             self.ms_per_gweight.add((t2 - t1) * 1e3 / (weight / 1e9))
         self._finish(msg, Status.OK, '', cloud=((t0 - arrived) * 1e3, (t1 - t0) * 1e3, (t2 - t1) * 1e3,
                                                  (t3 - t2) * 1e3), layer_ms=layer_ms)
+
+    def _forward(self, msg, live) -> None:
+        """Pass the frame on to the next stage: the same message at split ``stop``."""
+        codec = self.params.values['codec']
+        names = self.model.live_names(self.stop)
+        msg.tensors = [wire_to_msg(codecs.encode(name, t, codec)) for name, t in zip(names, live)]
+        msg.split, msg.codec = self.stop, codec
+        self.features_out.publish(msg)
 
     def _finish(self, msg, status: Status, error: str, cloud=(0.0, 0.0, 0.0, 0.0), layer_ms=()):
         if not msg.probe:
@@ -158,6 +162,8 @@ class CloudNode(Node):
             'served': self.counts[Status.OK], 'rejected': self.counts[Status.REJECTED],
             'failed': self.counts[Status.FAILED], 'dropped_queue_full': self.counts[Status.DROPPED],
             'queue_depth': len(self.queue), 'ms_per_gweight': self.ms_per_gweight.mean,
+            **({'stage': f'layers up to split {self.stop}', 'stage_ms': self.stage_ms.mean}
+               if self.stop < self.model.num_layers else {}),
             **{f'rejected[{k}]': v for k, v in self.rejections.items()}}
 
     def destroy_node(self):

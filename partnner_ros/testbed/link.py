@@ -1,10 +1,16 @@
 """Two hosts on one machine: a robot and a server network namespace joined by a
 veth pair, each direction shaped by the kernel's token bucket filter (``tbf``;
-this kernel has no netem), with the rate changeable while traffic flows."""
+this kernel has no netem), with the rate changeable while traffic flows, and an
+optional propagation delay added in user space (delay_line.py)."""
 
+import ctypes
+import fcntl
 import os
 import shutil
+import socket
+import struct
 import subprocess
+import sys
 from dataclasses import dataclass
 
 # The bucket holds this much time at the current rate (and at least two full frames,
@@ -28,6 +34,20 @@ def unavailable() -> str | None:
     return None
 
 
+SIOCETHTOOL = 0x8946
+ETHTOOL_STXCSUM = 0x17
+
+
+def _tx_checksum_off(device: str) -> None:
+    """Have the kernel fill in checksums itself (``ethtool -K DEV tx off``, which this
+    machine lacks): a veth leaves them to the peer, and the frames the delay line copies
+    would reach the far host with checksums never computed, and be dropped."""
+    value = ctypes.create_string_buffer(struct.pack('II', ETHTOOL_STXCSUM, 0))
+    request = struct.pack('16sP', device.encode(), ctypes.addressof(value)).ljust(40, b'\0')
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        fcntl.ioctl(sock, SIOCETHTOOL, request)
+
+
 def _run(*args: str) -> None:
     done = subprocess.run(args, capture_output=True, text=True)
     if done.returncode:
@@ -49,23 +69,32 @@ class Link:
     """``robot`` and ``server`` hosts and the shaped link between them.
 
     ``tag`` keeps concurrent testbeds apart (namespace and device names); ``subnet``
-    is the first three octets of their /24.
+    is the first three octets of their /24. With ``delay_ms`` the hosts' veth pairs
+    end in a third namespace, the wire, where a delay line (delay_line.py) copies
+    frames across after that one-way delay; otherwise one veth pair joins them.
     """
 
-    def __init__(self, tag: str, mbps: float, subnet: str = '10.203.0'):
+    def __init__(self, tag: str, mbps: float, subnet: str = '10.203.0', delay_ms: float = 0.0):
         if len(tag) > 10:
             raise ValueError('a link tag has at most 10 characters (device names are limited to 15)')
+        if not 0 <= delay_ms <= 10_000:
+            raise ValueError(f'a propagation delay is 0..10000 ms, got {delay_ms}')
         self.robot = Host(f'partnner-{tag}-robot', f'pnr-{tag}', f'{subnet}.1')
         self.server = Host(f'partnner-{tag}-server', f'pns-{tag}', f'{subnet}.2')
+        self.wire = Host(f'partnner-{tag}-wire', f'pnw-{tag}', '')
         self.mbps = mbps
-        self._up = False
+        self.delay_ms = delay_ms
+        self._delay_line: subprocess.Popen | None = None
 
     def up(self) -> 'Link':
         self.down()  # whatever a killed run left behind
         try:
             for host in (self.robot, self.server):
                 _run('ip', 'netns', 'add', host.ns)
-            _run('ip', 'link', 'add', self.robot.device, 'type', 'veth', 'peer', 'name', self.server.device)
+            if self.delay_ms:
+                self._wire()
+            else:
+                _run('ip', 'link', 'add', self.robot.device, 'type', 'veth', 'peer', 'name', self.server.device)
             for host in (self.robot, self.server):
                 _run('ip', 'link', 'set', host.device, 'netns', host.ns)
                 _run(*host.command(['ip', 'addr', 'add', f'{host.address}/24', 'dev', host.device]))
@@ -73,12 +102,23 @@ class Link:
                 _run(*host.command(['ip', 'link', 'set', 'lo', 'up']))
                 # DDS discovery is multicast; a namespace has no route for it by default
                 _run(*host.command(['ip', 'route', 'add', '224.0.0.0/4', 'dev', host.device]))
-            self._up = True
             self._shape('add', self.mbps)
         except Exception:
             self.down()
             raise
         return self
+
+    def _wire(self) -> None:
+        _run('ip', 'netns', 'add', self.wire.ns)
+        ends = [f'{self.wire.device}r', f'{self.wire.device}s']
+        for host, end in zip((self.robot, self.server), ends):
+            _run('ip', 'link', 'add', host.device, 'type', 'veth', 'peer', 'name', end)
+            _tx_checksum_off(host.device)
+            _run('ip', 'link', 'set', end, 'netns', self.wire.ns)
+            _run(*self.wire.command(['ip', 'link', 'set', end, 'up', 'promisc', 'on']))
+        self._delay_line = subprocess.Popen(
+            self.wire.command([sys.executable, '-P', '-m', 'partnner_ros.testbed.delay_line', *ends,
+                               str(self.delay_ms)]), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def set_rate(self, mbps: float) -> None:
         """Change both directions' rate; the next packets see it."""
@@ -96,11 +136,16 @@ class Link:
                                 'burst', str(burst), 'limit', str(limit)]))
 
     def down(self) -> None:
-        """Remove both namespaces (and with them the veth pair and its qdiscs); idempotent."""
-        for host in (self.robot, self.server):
+        """Stop the delay line and remove the namespaces (and with them the veth pairs and
+        their qdiscs); idempotent."""
+        if self._delay_line is not None:
+            self._delay_line.terminate()
+            self._delay_line.wait()
+            self._delay_line = None
+        for host in (self.robot, self.server, self.wire):
             subprocess.run(['ip', 'netns', 'del', host.ns], capture_output=True)
-        subprocess.run(['ip', 'link', 'del', self.robot.device], capture_output=True)
-        self._up = False
+        for host in (self.robot, self.server):
+            subprocess.run(['ip', 'link', 'del', host.device], capture_output=True)
 
     def __enter__(self) -> 'Link':
         return self.up()

@@ -29,7 +29,7 @@ def scenario(opts, calibration, trace: Trace) -> Scenario:
     server = json.loads(Path(calibration.server_profile).read_text())
     profile = SimProfile.from_profile(server, opts.codec, 'jpeg')
     return Scenario(profile, Platform('testbed', calibration.ratio), trace, fps=opts.fps,
-                    cloud_load=Steps.parse(opts.cloud_load), delay_ms=0.0, duration_s=opts.duration)
+                    cloud_load=Steps.parse(opts.cloud_load), delay_ms=opts.delay_ms, duration_s=opts.duration)
 
 
 def candidate_splits(opts, calibration, trace: Trace, runs: list[Path]) -> list[int]:
@@ -90,7 +90,7 @@ def analyse(opts, calibration, trace: Trace, folders: list[Path]) -> dict:
         t, e2e = run.e2e()
         row = {'label': label, 'frames': len(e2e), 'mean_ms': run.mean_ms,
                'p95_ms': float(np.percentile(e2e, 95)) if len(e2e) else None,
-               'accounting': run.accounting(), 'overhead': overhead(run, trace, 0.0),
+               'accounting': run.accounting(), 'overhead': overhead(run, trace, opts.delay_ms),
                'splits': {int(k): int(c) for k, c in zip(*np.unique(run.splits()[1], return_counts=True))},
                'errors': run.meta.get('errors', [])}
         if oracle is not None:
@@ -113,7 +113,7 @@ def analyse(opts, calibration, trace: Trace, folders: list[Path]) -> dict:
         rows[label] = row
     return {'model': opts.model, 'trace': trace.name, 'trace_mean_mbps': trace.mean_mbps, 'duration': opts.duration,
             'fps': opts.fps, 'edge_slowdown_target': opts.edge_slowdown, 'calibration': calibration.__dict__,
-            'cloud_load': opts.cloud_load, 'segments': edges.tolist(), 'changes': changes,
+            'cloud_load': opts.cloud_load, 'delay_ms': opts.delay_ms, 'segments': edges.tolist(), 'changes': changes,
             'oracle': None if oracle is None else {
                 'best_ms': oracle.best_ms.tolist(), 'best_split': oracle.best_split.tolist(),
                 'weighted_ms': oracle.weighted(oracle.best_ms)},
@@ -129,8 +129,8 @@ def render(data: dict, opts) -> str:
     lines = [f"# Bench: {data['model']} over {data['trace']} ({data['trace_mean_mbps']:.2f} Mbit/s mean), "
              f"{data['duration']:.0f} s at {data['fps']:g} fps", '',
              f"Robot: edge and manager under {c['robot_cpus']:.3f} CPU; measured {c['ratio']:.1f}x slower than "
-             f"the server (target {data['edge_slowdown_target']:g}x; profiles in profiles/). Server load: "
-             f"{data['cloud_load'] or 'none'}. Live oracle: per segment (at most {opts.segment:g} s, also cut at "
+             f"the server (target {data['edge_slowdown_target']:g}x; profiles in profiles/). Propagation delay "
+             f"{data['delay_ms']:g} ms each way. Server load: {data['cloud_load'] or 'none'}. Live oracle: per segment (at most {opts.segment:g} s, also cut at "
              f"the trace's steps) the fastest fixed split run live; x oracle compares time-weighted segment means "
              f"over the segments where both have frames.", '',
              '| run | frames | mean ms | p95 ms | x live oracle | sim mean ms | live / sim | overhead ms (%) | '

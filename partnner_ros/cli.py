@@ -228,7 +228,8 @@ def cmd_plan(args) -> int:
     if args.json:
         print(json.dumps({
             'model': costs.name, 'layers': costs.num_layers, 'usable_cuts': len(costs.cuts),
-            'param_mb': costs.param_bytes.sum() / MB, 'codec': args.codec, 'input_codec': args.input_codec or args.codec,
+            'param_mb': costs.param_bytes.sum() / MB, 'codec': args.codec,
+            'input_codec': args.input_codec or args.codec,
             'source': None if cluster.source is None else devices[cluster.source].name,
             'devices': [{'name': d.name, 'speed': d.speed, 'memory_mb': finite(d.memory_bytes / MB),
                          'power_w': d.power_w, 'energy_budget_j': finite(d.energy_budget_j)} for d in devices],
@@ -383,9 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         'plan', help='split a model into a pipeline over several devices (throughput-optimal)',
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description='Cuts the model into contiguous blocks, one device each, minimising the bottleneck '
-                    '(slowest stage compute or link transfer) within each device\'s memory (parameters plus '
-                    'peak activations) and energy budget, and says whether splitting beats the best single '
+        description='Cuts the model into contiguous blocks, one device each, minimising the bottleneck\n'
+                    '(slowest stage compute or link transfer) within each device\'s memory (parameters plus\n'
+                    'peak activations) and energy budget, and says whether splitting beats the best single\n'
                     'device (the acceleration region).\n\nThe device file (YAML; see '
                     'config/devices_example.yaml):\n\n'
                     '  source: robot        # optional: the device whose camera produces the frames\n'

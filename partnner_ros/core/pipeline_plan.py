@@ -294,7 +294,8 @@ def evaluate(costs: ModelCosts, cluster: Cluster, blocks) -> Plan:
     for d, a, b in blocks:
         dev = cluster.devices[d]
         compute = costs.work_s[a:b].sum() / dev.speed
-        transfer = 0.0 if prev is None or prev == d else _transfer_s(costs.transfer_bytes[a], cluster.bandwidth_bps[prev, d])
+        transfer = (0.0 if prev is None or prev == d
+                    else _transfer_s(costs.transfer_bytes[a], cluster.bandwidth_bps[prev, d]))
         stage = Stage(d, dev.name, a, b, compute, transfer, costs.param_bytes[a:b].sum(), costs.peak_bytes[a:b].max(),
                       compute * dev.power_w)
         if stage.memory_bytes > dev.memory_bytes:
@@ -329,7 +330,7 @@ class Solution:
     reason: str = ''
     lower_bound_s: float | None = None  # proven (branch-and-bound): no plan is faster
     optimal: bool = False
-    nodes: int = 0  # search nodes expanded
+    nodes: int = 0  # branches tried (branch-and-bound)
 
     @property
     def gap(self) -> float | None:
@@ -432,14 +433,16 @@ def branch_and_bound(costs: ModelCosts, cluster: Cluster, time_limit: float | No
     The bound at a partial plan that ended a block at cut a on device d is the best
     completion when devices may be used again, computed once for every (a, d) by a
     backward min-max recursion; only the distinct-device rule is relaxed, so it is
-    tight unless the best completion would revisit a device. Children are tried
-    best bound first and cut off at the incumbent. A branch is dropped when its
-    remaining parameters exceed the unused devices' memory or need more blocks than
-    there are unused devices, or when another branch
-    reached the same cut on the same device with no larger bottleneck using a
-    subset of its devices (it can finish every way this one can). With a time limit the
-    best plan so far is returned with the smallest bound among the unexplored
-    branches, so the gap is known.
+    tight unless the best completion would revisit a device. Where it would, a
+    second bound counts: the rest needs at least k more blocks (the fewest that can
+    cover it), each entered over a link into a different unused device, so the k-th
+    fastest such entry bounds it too. Children are tried best bound first and cut
+    off at the incumbent. A branch is also dropped when its remaining parameters
+    exceed the unused devices' memory, or when another branch reached the same cut
+    on the same device with no larger bottleneck using a subset of its devices (it
+    can finish every way this one can). With a time limit the best plan so far is
+    returned with the smallest bound among the unexplored branches, so the gap is
+    known.
     """
     started = time.perf_counter()
     sp = _Space(costs, cluster)
@@ -456,8 +459,8 @@ def branch_and_bound(costs: ModelCosts, cluster: Cluster, time_limit: float | No
     for a in range(m - 1, -1, -1):
         reach = sp.ends(a)
         need[a] = need[reach] + 1 if reach > a else nd + 1
-    # each of those blocks but the first is entered over a link into a distinct device: at least the
-    # fewest bits crossing any later cut over that device's widest incoming link
+    # every block but the first is entered over a link into a distinct device, at best with the
+    # fewest bits that cross any later cut over that device's widest incoming link
     fewest_bits = np.minimum.accumulate(sp.bits[:-1][::-1])[::-1]
     entry = sorted(range(nd), key=lambda x: sp.inv_bw[:, x].min())
     entry_inv = [float(sp.inv_bw[:, x].min()) for x in entry]
@@ -593,7 +596,8 @@ def greedy(costs: ModelCosts, cluster: Cluster) -> Solution:
             path.append((d, a, b))
             a = b
         elif d != cluster.source or a > 0:
-            return _solution('greedy', sp, None, started, reason=f'{cluster.devices[d].name} cannot hold the next block')
+            return _solution('greedy', sp, None, started,
+                             reason=f'{cluster.devices[d].name} cannot hold the next block')
         if a == sp.m:
             return _solution('greedy', sp, path, started)
         nxt = [e for e in np.argsort(-cluster.bandwidth_bps[d], kind='stable')
@@ -641,7 +645,10 @@ def exhaustive(costs: ModelCosts, cluster: Cluster, order=None) -> Solution:
     for stages in range(1, min(sp.m, sp.n_dev) + 1):
         for inner in itertools.combinations(range(1, sp.m), stages - 1):
             bounds = (0, *inner, sp.m)
-            picks = itertools.combinations(order, stages) if order is not None else itertools.permutations(devices, stages)
+            if order is None:
+                picks = itertools.permutations(devices, stages)
+            else:
+                picks = itertools.combinations(order, stages)
             for devs in picks:
                 path = [(e, bounds[s], bounds[s + 1]) for s, e in enumerate(devs)]
                 plan = sp.plan(path)

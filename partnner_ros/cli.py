@@ -277,6 +277,14 @@ def cmd_plan_bench(args) -> int:
     return 0
 
 
+def cmd_pipeline(args) -> int:
+    from pathlib import Path
+
+    from .pipeline import PipelineOptions, run_pipeline
+    return run_pipeline(PipelineOptions(Path(args.plan), args.algo, args.duration, args.warmup, args.fps, args.codec,
+                                        args.emulate_speeds, Path(args.out)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='partnner', description=__doc__)
     sub = parser.add_subparsers(dest='command', required=True)
@@ -427,6 +435,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--time-limit', type=float, default=10.0, help='seconds per branch-and-bound (default 10)')
     p.add_argument('--seed', type=int, default=0)
     p.set_defaults(func=cmd_plan_bench)
+
+    p = sub.add_parser('pipeline', help='run a pipeline plan as stage nodes on this machine and measure its '
+                                        'throughput against the prediction',
+                       description='Starts one node per stage of a plan (partnner plan --json), holds each to its '
+                                   "device's speed with a CPU quota (root), feeds camera frames faster than the "
+                                   'pipeline takes them, and compares the measured results per second with the '
+                                   "plan's prediction on this machine.")
+    p.add_argument('plan', help='a plan file: the output of partnner plan --json')
+    p.add_argument('--algo', default='bnb', help='which plan in the file (default bnb)')
+    p.add_argument('--duration', type=float, default=60.0, help='seconds of camera frames (default 60)')
+    p.add_argument('--warmup', type=float, default=10.0, help='seconds of results not counted (default 10)')
+    p.add_argument('--fps', type=float, default=30.0, help='camera rate, above the pipeline\'s (default 30)')
+    p.add_argument('--codec', default='fp16+lz4', help='codec between stages (default fp16+lz4)')
+    p.add_argument('--no-emulate-speeds', dest='emulate_speeds', action='store_false',
+                   help='run every stage at full speed (no root needed)')
+    p.add_argument('--out', default='results/pipeline', help='logs, per-frame CSV and pipeline.json')
+    p.set_defaults(func=cmd_pipeline)
     return parser
 
 

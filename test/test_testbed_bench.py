@@ -29,12 +29,12 @@ def test_bench_runs_two_policies_through_a_bandwidth_step_and_leaves_nothing(tmp
     out = tmp_path / 'bench'
     done = subprocess.run(
         [sys.executable, '-P', '-m', 'partnner_ros', 'bench', '--trace', 'steps:20,2@6', '--duration', '12',
-         '--fps', '4', '--model', 'resnet18', '--policies', 'partnner,cloud_only', '--oracle', 'none',
+         '--fps', '4', '--model', 'resnet18', '--policies', 'partnner,neurosurgeon', '--oracle', 'none',
          '--tag', TAG, '--out', str(out)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert leftovers() == []
     data = json.loads((out / 'report.json').read_text())
-    assert set(data['runs']) == {'partnner', 'cloud_only'}
+    assert set(data['runs']) == {'partnner', 'neurosurgeon'}
     assert 5 <= data['calibration']['ratio'] <= 20
     for label, run in data['runs'].items():
         a = run['accounting']
@@ -48,7 +48,7 @@ def test_bench_runs_two_policies_through_a_bandwidth_step_and_leaves_nothing(tmp
         applied = json.loads((folder / 'run.json').read_text())['applied']
         step = [t for t, what in applied if what == 'link 2.000 Mbit/s']
         assert len(step) == 1 and 5.9 <= step[0] <= 6.5, applied
-    assert 'cloud_only' in (out / 'report.md').read_text()
+    assert 'neurosurgeon' in (out / 'report.md').read_text()
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which('setpriv') is None, reason='needs root to drop it')

@@ -57,6 +57,11 @@ class PartitionManager(Node):
         super().__init__('partition_manager')
         self.num_layers: int | None = None
         p = self.params = Params(self)
+        # before the policy, whose check needs them for neurosurgeon
+        p.declare('edge_profile', '', 'neurosurgeon only: partnner profile --json measured on the robot',
+                  read_only=True)
+        p.declare('cloud_profile', '', 'neurosurgeon only: partnner profile --json measured on the server',
+                  read_only=True)
         p.declare('policy', 'partnner', 'split policy: ' + ', '.join(policies.POLICIES),
                   check=self._check_policy, on_change=lambda _: self._rebuild_policy())
         p.declare('split', 0, 'the split of the fixed policy (0 cloud-only .. num_layers edge-only)',
@@ -66,10 +71,6 @@ class PartitionManager(Node):
         p.declare('stats_window', 100, 'frames in the rolling latency statistics', int_range=(1, 100000),
                   on_change=lambda w: self.e2e.resize(w))
         p.declare('ping_period', 1.0, 'seconds between round-trip pings of the cloud', float_range=(0.05, 60.0),
-                  read_only=True)
-        p.declare('edge_profile', '', 'neurosurgeon only: partnner profile --json measured on the robot',
-                  read_only=True)
-        p.declare('cloud_profile', '', 'neurosurgeon only: partnner profile --json measured on the server',
                   read_only=True)
         edge_node = p.declare('edge_node', 'edge', 'name of the edge node whose split parameter is set',
                               read_only=True)

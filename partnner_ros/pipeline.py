@@ -1,0 +1,148 @@
+"""``partnner pipeline``: run a pipeline plan on this machine and measure its throughput.
+
+Every stage of the plan (``partnner plan --json``) runs as its own node process:
+the edge for the first block, a cloud node with ``stop`` for each middle block, and
+a cloud node for the last. As root, each stage is held to its device's speed by a
+CPU quota (speed 0.3: 0.3 of one core, as the plan's speeds are multiples of this
+machine with one torch thread). The camera sends frames faster than the pipeline can
+take them; throughput is the rate of results once it is full. The prediction is the
+plan re-evaluated with a profile of this machine at one thread, on a link as fast as
+loopback.
+"""
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .processes import log_tail, node_command, spawn, stop
+
+
+@dataclass
+class PipelineOptions:
+    plan: Path
+    algo: str = 'bnb'
+    duration: float = 60.0
+    warmup: float = 10.0
+    fps: float = 30.0
+    codec: str = 'fp16+lz4'
+    emulate_speeds: bool = True
+    out: Path = Path('results/pipeline')
+    namespace: str = '/partnner_pipeline'
+    startup_timeout: float = 180.0
+
+
+def predict(plan: dict, blocks, codec: str, log) -> dict:
+    """The plan's bottleneck with this machine's one-thread profile and loopback links."""
+    import torch
+
+    from .core.models import load_model
+    from .core.pipeline_plan import Cluster, Device, ModelCosts, evaluate, layer_param_bytes
+    from .core.profiler import profile
+    torch.set_num_threads(1)
+    log(f'pipeline: profiling {plan["model"]} on one thread')
+    model = load_model(plan['model'])
+    costs = ModelCosts.from_profile(profile(model, [codec, 'jpeg']), layer_param_bytes(model), codec,
+                                    plan.get('input_codec'))
+    names = [d['name'] for d in plan['devices']]
+    devices = [Device(d['name'], d['speed']) for d in plan['devices']]
+    cluster = Cluster(devices, np.full((len(devices), len(devices)), 1e12))
+    predicted = evaluate(costs, cluster, [(names.index(dev), a, b) for dev, a, b in blocks])
+    return {'bottleneck_ms': predicted.bottleneck_s * 1e3, 'throughput_fps': predicted.throughput_fps,
+            'stage_compute_ms': [s.compute_s * 1e3 for s in predicted.stages]}
+
+
+def run_pipeline(opts: PipelineOptions, log=None) -> int:
+    from .core.pipeline_stages import plan_blocks, stage_nodes
+    from .testbed import cpu_quota
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    plan = json.loads(Path(opts.plan).read_text())
+    _, blocks = plan_blocks(plan, opts.algo)
+    nodes = stage_nodes(plan, opts.algo, opts.codec)
+    speeds = {d['name']: float(d['speed']) for d in plan['devices']}
+    if opts.emulate_speeds:
+        why = cpu_quota.unavailable()
+        used = {nd.device: speeds[nd.device] for nd in nodes}
+        if why is None and max(used.values()) > 1:
+            why = 'a stage runs on one thread, so its device speed can be at most 1'
+        if why is None and sum(used.values()) > (os.cpu_count() or 1) - 0.25:
+            why = f'the stages need {sum(used.values()):.2f} CPUs together; this machine has {os.cpu_count()}'
+        if why:
+            log(f'pipeline: cannot emulate the device speeds: {why}. --no-emulate-speeds runs every stage '
+                'at full speed')
+            return 2
+    if not opts.emulate_speeds:
+        plan = {**plan, 'devices': [{**d, 'speed': 1.0} for d in plan['devices']]}
+    prediction = predict(plan, blocks, opts.codec, log)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    folder = opts.out.resolve()
+    (folder / 'ready').unlink(missing_ok=True)
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    model = {'model': plan['model'], 'threads': 1}
+    procs, quotas = {}, []
+    try:
+        for nd in nodes:
+            argv = node_command(nd.kind, opts.namespace, {**model, **nd.params})
+            argv += ['-r', f'__node:={nd.name}'] + [x for k, v in nd.remappings.items() for x in ('-r', f'{k}:={v}')]
+            procs[nd.name] = spawn(argv, folder / f'{nd.name}.log')
+        procs['partition_manager'] = spawn(node_command('partition_manager', opts.namespace, {
+            'policy': 'fixed', 'split': nodes[0].stop}), folder / 'partition_manager.log')
+        procs['observer'] = spawn(node_command('testbed.observer', opts.namespace, {'out': str(folder)}),
+                                  folder / 'observer.log')
+        log(f'pipeline: {len(nodes)} stages: ' + ', '.join(
+            f'{nd.name} on {nd.device} (layers {nd.start}..{nd.stop - 1}, speed {speeds[nd.device]:g})' for nd in nodes))
+        deadline = time.monotonic() + opts.startup_timeout
+        while not (folder / 'ready').exists():
+            dead = [k for k, p in procs.items() if p.poll() is not None]
+            if dead or time.monotonic() > deadline:
+                log(f'pipeline: {", ".join(dead) + " exited" if dead else "not ready in time"}\n'
+                    + ''.join(log_tail(folder / f'{d}.log') for d in dead))
+                return 1
+            time.sleep(0.2)
+        if opts.emulate_speeds:
+            for nd in nodes:
+                quota = cpu_quota.CpuQuota(f'pipeline-{nd.name}', speeds[nd.device])
+                quotas.append(quota)
+                quota.add(procs[nd.name].pid)
+        procs['camera_source'] = spawn(node_command('camera_source', opts.namespace, {
+            'rate': opts.fps, 'min_subscribers': 2, 'max_frames': int(opts.fps * opts.duration)}),
+            folder / 'camera_source.log')
+        log(f'pipeline: running {opts.duration:.0f} s at {opts.fps:g} fps')
+        time.sleep(opts.duration + 2)
+    except KeyboardInterrupt:
+        log('pipeline: interrupted')
+        return 130
+    finally:
+        stop(procs.values())
+        for quota in quotas:
+            quota.close()
+    measured = measure(folder / 'frames.csv', opts.warmup)
+    result = {'plan': str(opts.plan), 'algo': opts.algo, 'model': plan['model'], 'codec': opts.codec,
+              'stages': [{'name': nd.name, 'device': nd.device, 'layers': [nd.start, nd.stop],
+                          'speed': speeds[nd.device]} for nd in nodes],
+              'predicted': prediction, 'measured': measured,
+              'measured_over_predicted': measured['throughput_fps'] / prediction['throughput_fps']}
+    (folder / 'pipeline.json').write_text(json.dumps(result, indent=1))
+    print(f"{plan['model']}, {len(nodes)} stages ({opts.algo} plan): predicted {prediction['throughput_fps']:.2f} "
+          f"frames/s (bottleneck {prediction['bottleneck_ms']:.0f} ms), measured {measured['throughput_fps']:.2f} "
+          f"frames/s over {measured['seconds']:.0f} s ({measured['results']} results): "
+          f"{result['measured_over_predicted']:.2f}x the prediction; written to {folder / 'pipeline.json'}")
+    return 0
+
+
+def measure(frames_csv: Path, warmup: float) -> dict:
+    """Results per second after ``warmup`` seconds of results (the pipeline filling up)."""
+    import csv
+    with open(frames_csv, newline='') as f:
+        arrivals = sorted(int(r['arrival_ns']) / 1e9 for r in csv.DictReader(f) if r['status'] == '0')
+    if len(arrivals) < 2:
+        return {'throughput_fps': math.nan, 'results': len(arrivals), 'seconds': 0.0}
+    window = [t for t in arrivals if t >= arrivals[0] + warmup] or arrivals
+    seconds = window[-1] - window[0]
+    return {'throughput_fps': (len(window) - 1) / seconds if seconds > 0 else math.nan,
+            'results': len(window), 'seconds': seconds}

@@ -187,7 +187,7 @@ def cmd_bench(args) -> int:
     from pathlib import Path
 
     from .core.policies import POLICIES
-    from .testbed.bench import BenchOptions, run_bench
+    from .testbed.bench import BenchOptions, report_again, run_bench
     policies = tuple(p for p in args.policies.split(',') if p)
     bad = [p for p in policies if not ((p in POLICIES and p != 'fixed') or (p.startswith('fixed:') and p[6:].isdigit()))]
     if bad or not policies:
@@ -198,11 +198,12 @@ def cmd_bench(args) -> int:
         print('partnner bench: --edge-slowdown must be >= 1, --duration and --fps positive, --delay-ms in '
               '[0, 10000]', file=sys.stderr)
         return 2
-    return run_bench(BenchOptions(
+    opts = BenchOptions(
         trace=args.trace, duration=args.duration, edge_slowdown=args.edge_slowdown, model=args.model,
         weights=args.weights or '', codec=args.codec, fps=args.fps, policies=policies, oracle=args.oracle,
         cloud_load=args.cloud_load, delay_ms=args.delay_ms, segment=args.segment, source=args.source,
-        out=Path(args.out), tag=args.tag))
+        out=Path(args.out), tag=args.tag)
+    return report_again(opts) if args.report_only else run_bench(opts)
 
 
 def _layer_span(costs, stage) -> str:
@@ -387,6 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--out', default='results/bench', help='results folder (default results/bench)')
     p.add_argument('--tag', default='bench', help='names the namespaces, devices and cgroups (at most 10 '
                                                   'characters), so two benches can run side by side')
+    p.add_argument('--report-only', action='store_true', help='write the report again from the runs in --out '
+                                                              '(same scenario flags; no root needed)')
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser(

@@ -53,7 +53,10 @@ class EdgeNode(Node):
         p.declare('codec', 'fp16+lz4', 'codec of the tensors at 0 < split < num_layers', check=one_of(FEATURE_CODECS))
         p.declare('input_codec', 'jpeg', 'codec of the image at split 0', check=one_of(codecs.CODECS))
         p.declare('jpeg_quality', 90, 'JPEG quality at split 0', int_range=(1, 100))
-        p.declare('max_in_flight', 2, 'frames sent to the cloud and not yet answered, at most',
+        p.declare('max_in_flight', 1, 'frames sent to the cloud and not yet answered, at most. 1 gives each '
+                  'frame the lowest latency (a second one would queue behind it on a busy link, and it is '
+                  'staler than the frame taken when the answer comes); more raises throughput, as a '
+                  'pipeline over several stages needs',
                   int_range=(1, 16), on_change=lambda _: self.slot.wake())
         p.declare('result_timeout', 2.0, 'seconds after which an unanswered frame counts as lost',
                   float_range=(0.05, 600.0))

@@ -257,6 +257,20 @@ def _raise_interrupt(*_):
     raise KeyboardInterrupt
 
 
+def report_again(opts: BenchOptions) -> int:
+    """Write the report again from the runs already in ``opts.out`` (no root needed)."""
+    from .report import write_report
+    try:
+        calibration = Calibration(**json.loads((opts.out / 'calibration.json').read_text()))
+    except FileNotFoundError:
+        print(f'partnner bench: no bench results in {opts.out}', file=sys.stderr)
+        return 2
+    runs = sorted((p.parent for p in (opts.out / 'runs').glob('*/run.json')),
+                  key=lambda p: json.loads((p / 'run.json').read_text())['t0_ns'])
+    print(f'bench report written to {write_report(opts, calibration, trace_from_spec(opts.trace), runs)}')
+    return 0
+
+
 def run_bench(opts: BenchOptions, log=None) -> int:
     """Calibrate, run every policy and the oracle's fixed splits, and write the report."""
     from .report import candidate_splits, manager_params, write_report

@@ -23,13 +23,34 @@ def manager_params(label: str) -> dict:
     return {'policy': label}
 
 
-def scenario(opts, calibration, trace: Trace) -> Scenario:
+def scenario(opts, calibration, trace: Trace, platform: Platform | None = None) -> Scenario:
     """The bench's scenario in the simulator: the server's profile, the robot as the
-    measured multiple of it, the same trace, camera rate and server load."""
+    calibrated multiple of it (or ``platform``), the same trace, camera rate and server load."""
     server = json.loads(Path(calibration.server_profile).read_text())
     profile = SimProfile.from_profile(server, opts.codec, 'jpeg')
-    return Scenario(profile, Platform('testbed', calibration.ratio), trace, fps=opts.fps,
+    return Scenario(profile, platform or Platform('calibrated', calibration.ratio), trace, fps=opts.fps,
                     cloud_load=Steps.parse(opts.cloud_load), delay_ms=opts.delay_ms, duration_s=opts.duration)
+
+
+def in_run_platform(runs: dict[str, LiveRun], profile: SimProfile) -> Platform:
+    """Each side's speed while the system runs, against the server's calibration profile:
+    the median over frames of the measured compute over the profiled compute of the
+    layers that side ran. On the robot this includes what the nodes' own work (intake,
+    executors, the manager) takes from the model under the quota."""
+    cum = np.concatenate([[0.0], np.cumsum(profile.layer_ms)])
+    n = profile.space.num_layers
+    edge, cloud = [], []
+    for run in runs.values():
+        f = {k: v[run.ok] for k, v in run.frames.items() if isinstance(v, np.ndarray)}
+        k = f['split'].astype(int)
+        head, tail = cum[k], cum[n] - cum[k]
+        # sides that ran at least a tenth of the model, so timer noise does not dominate
+        on_edge, on_cloud = head > 0.1 * cum[n], (tail > 0.1 * cum[n]) & (k < n)
+        edge += list(f['edge_compute_ms'][on_edge] / head[on_edge])
+        cloud += list(f['cloud_compute_ms'][on_cloud] / tail[on_cloud])
+    if not edge or not cloud:
+        return Platform('in-run', float('nan'))
+    return Platform('in-run', float(np.median(edge)), 1.0 / float(np.median(cloud)))
 
 
 def candidate_splits(opts, calibration, trace: Trace, runs: list[Path]) -> list[int]:
@@ -80,11 +101,17 @@ def analyse(opts, calibration, trace: Trace, folders: list[Path]) -> dict:
     oracle = live_oracle(fixed, edges) if fixed else None
     changes = trace.change_points(duration=opts.duration)
     sc = scenario(opts, calibration, trace)
-    sim = run_all(sc, [p for p in SIM_NAMES if p in runs])
-    fixed_labels = sorted(k for k in fixed)
-    for k, r in zip(fixed_labels, simulate_fixed(sc, fixed_labels)):
-        sim[f'fixed:{k}'] = r
-    sim_oracle = simulate(sc, 'oracle')
+    live_platform = in_run_platform(runs, sc.profile)
+    sims = {}
+    for key, s in (('sim', sc), ('sim_in_run', scenario(opts, calibration, trace, live_platform))):
+        if not np.isfinite(s.platform.edge_slowdown):
+            continue
+        sim = run_all(s, [p for p in SIM_NAMES if p in runs])
+        fixed_labels = sorted(fixed)
+        for k, r in zip(fixed_labels, simulate_fixed(s, fixed_labels)):
+            sim[f'fixed:{k}'] = r
+        sim['oracle'] = simulate(s, 'oracle')
+        sims[key] = sim
     rows = {}
     for label, run in runs.items():
         t, e2e = run.e2e()
@@ -106,10 +133,10 @@ def analyse(opts, calibration, trace: Trace, folders: list[Path]) -> dict:
             row['convergence'] = conv
             if conv:
                 row['convergence_frames_median'] = float(np.median([c['frames'] for c in conv]))
-        name = label if label in sim else None
-        if name:
-            row['sim_mean_ms'] = sim[name].mean
-            row['live_over_sim'] = run.mean_ms / sim[name].mean
+        for key, sim in sims.items():
+            if label in sim:
+                row[f'{key}_mean_ms'] = sim[label].mean
+                row[f'live_over_{key}'] = run.mean_ms / sim[label].mean
         rows[label] = row
     return {'model': opts.model, 'trace': trace.name, 'trace_mean_mbps': trace.mean_mbps, 'duration': opts.duration,
             'fps': opts.fps, 'edge_slowdown_target': opts.edge_slowdown, 'calibration': calibration.__dict__,
@@ -117,7 +144,9 @@ def analyse(opts, calibration, trace: Trace, folders: list[Path]) -> dict:
             'oracle': None if oracle is None else {
                 'best_ms': oracle.best_ms.tolist(), 'best_split': oracle.best_split.tolist(),
                 'weighted_ms': oracle.weighted(oracle.best_ms)},
-            'sim_oracle_ms': sim_oracle.mean, 'runs': rows}
+            'in_run_speed': {'edge_slowdown': live_platform.edge_slowdown,
+                             'cloud_slowdown': 1.0 / live_platform.cloud_speedup},
+            **{f'{key}_oracle_ms': sim['oracle'].mean for key, sim in sims.items()}, 'runs': rows}
 
 
 def _fmt(v, spec='.1f', none='-'):
@@ -125,27 +154,33 @@ def _fmt(v, spec='.1f', none='-'):
 
 
 def render(data: dict, opts) -> str:
-    c = data['calibration']
+    c, speed = data['calibration'], data['in_run_speed']
     lines = [f"# Bench: {data['model']} over {data['trace']} ({data['trace_mean_mbps']:.2f} Mbit/s mean), "
              f"{data['duration']:.0f} s at {data['fps']:g} fps", '',
-             f"Robot: edge and manager under {c['robot_cpus']:.3f} CPU; measured {c['ratio']:.1f}x slower than "
-             f"the server (target {data['edge_slowdown_target']:g}x; profiles in profiles/). Propagation delay "
-             f"{data['delay_ms']:g} ms each way. Server load: {data['cloud_load'] or 'none'}. Live oracle: per segment (at most {opts.segment:g} s, also cut at "
-             f"the trace's steps) the fastest fixed split run live; x oracle compares time-weighted segment means "
-             f"over the segments where both have frames.", '',
-             '| run | frames | mean ms | p95 ms | x live oracle | sim mean ms | live / sim | overhead ms (%) | '
-             'codec ms | conv. frames | in / ok / dropped / lost / other |',
-             '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+             f"Robot: edge and manager under {c['robot_cpus']:.3f} CPU, calibrated {c['ratio']:.1f}x slower than the "
+             f"server on the model alone (target {data['edge_slowdown_target']:g}x; profiles in profiles/). While the "
+             f"system runs, the model took {_fmt(speed['edge_slowdown'])}x its server-profile time on the robot and "
+             f"{_fmt(speed['cloud_slowdown'], '.2f')}x on the server (the nodes' own work shares the CPU). "
+             f"Propagation delay {data['delay_ms']:g} ms each way. Server load: {data['cloud_load'] or 'none'}.", '',
+             'Live oracle: per segment (at most {:g} s, also cut at the trace\'s steps) the fastest fixed split run '
+             'live; x oracle compares time-weighted segment means over the segments where both have frames. '
+             'Sim: the simulator on the same trace and frame rate, with the calibration profiles; sim in-run: with '
+             'the speeds measured while the system ran.'.format(opts.segment), '',
+             '| run | frames | mean ms | p95 ms | x live oracle | sim ms | live / sim | sim in-run ms | '
+             'live / sim in-run | overhead ms (%) | codec ms | conv. frames | in / ok / dropped / lost / other |',
+             '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
     for label, r in data['runs'].items():
         a, o = r['accounting'], r['overhead']
         other = a['rejected'] + a['failed'] + a['missing']
         lines.append(
             f"| {label} | {r['frames']} | {_fmt(r['mean_ms'])} | {_fmt(r['p95_ms'])} | {_fmt(r.get('x_oracle'), '.3f')} "
             f"| {_fmt(r.get('sim_mean_ms'))} | {_fmt(r.get('live_over_sim'), '.2f')} | "
+            f"{_fmt(r.get('sim_in_run_mean_ms'))} | {_fmt(r.get('live_over_sim_in_run'), '.2f')} | "
             f"{_fmt(o.get('overhead_ms'))} ({_fmt(o.get('overhead_pct'))}%) | {_fmt(o.get('codec_ms'))} | "
             f"{_fmt(r.get('convergence_frames_median'), '.0f')} | {a['frames_in']} / {a['ok']} / {a['dropped']} / "
             f"{a['lost']} / {other} |")
-    lines += ['', f"Simulated oracle (per frame): {_fmt(data['sim_oracle_ms'])} ms; live oracle "
+    lines += ['', f"Simulated oracle (per frame): {_fmt(data.get('sim_oracle_ms'))} ms with the calibration "
+                  f"profiles, {_fmt(data.get('sim_in_run_oracle_ms'))} ms with the in-run speeds; live oracle "
                   f"(per segment): {_fmt((data['oracle'] or {}).get('weighted_ms'))} ms.", '',
               'Overhead: e2e minus waiting for the busy pipeline, minus compute (pre/post-processing and the model '
               'on both sides), minus the ideal transfer at the trace rate; it holds the codec, DDS, serialization '
@@ -163,7 +198,9 @@ def render_run(label: str, r: dict) -> str:
                                f"p95 {_fmt(r['p95_ms'])} ms",
              f"- live oracle: {_fmt(r.get('oracle_ms'))} ms over the same segments; x oracle "
              f"{_fmt(r.get('x_oracle'), '.3f')}",
-             f"- simulator: {_fmt(r.get('sim_mean_ms'))} ms (live / sim {_fmt(r.get('live_over_sim'), '.2f')})",
+             f"- simulator: {_fmt(r.get('sim_mean_ms'))} ms with the calibration profiles (live / sim "
+             f"{_fmt(r.get('live_over_sim'), '.2f')}), {_fmt(r.get('sim_in_run_mean_ms'))} ms with the in-run speeds "
+             f"(live / sim {_fmt(r.get('live_over_sim_in_run'), '.2f')})",
              f"- frames in {a['frames_in']}: ok {a['ok']}, dropped {a['dropped']}, lost {a['lost']}, "
              f"rejected {a['rejected']}, failed {a['failed']}, no record {a['missing']}",
              '- splits served: ' + ', '.join(f'{k} x{v}' for k, v in r['splits'].items())]

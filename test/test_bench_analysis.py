@@ -114,3 +114,14 @@ def test_synthetic_traces_from_their_spec():
     for bad in ('steps:20,x@30', 'ramp:1@60', 'no/such/trace.txt'):
         with pytest.raises(ValueError):
             trace_from_spec(bad)
+
+
+def test_the_quota_search_interpolates_between_tries_on_either_side():
+    from partnner_ros.testbed.bench import _next_quota
+    # one try too slow: scale the quota by how far off it is
+    assert _next_quota([(0.1, 15.0, None)], 10.0) == pytest.approx(0.15)
+    # one either side: between them, where 1/ratio reaches 1/target
+    cpus = _next_quota([(0.1, 15.4, None), (0.154, 7.2, None)], 10.0)
+    assert 0.1 < cpus < 0.154 and cpus == pytest.approx(0.1256, abs=0.001)
+    # the closest bracket is used, not the first tries
+    assert 0.111 < _next_quota([(0.1, 15.4, None), (0.154, 7.2, None), (0.111, 14.3, None)], 10.0) < 0.154

@@ -17,6 +17,7 @@ prediction of the same scenario.
 """
 
 import json
+import math
 import os
 import signal
 import sys
@@ -33,7 +34,7 @@ from .timeline import Timeline, load_events, rate_events
 BASE_POLICIES = ('partnner', 'edge_only', 'cloud_only', 'neurosurgeon', 'ans')
 # the quota is corrected when the measured speed ratio is further than this from the target
 RATIO_TOLERANCE = 0.1
-CALIBRATION_ATTEMPTS = 3
+CALIBRATION_ATTEMPTS = 5
 # the edge's deadline for a result: a 130 KB image at an HSDPA trough (0.2 Mbit/s) takes
 # 5 s, which is late, not lost (the default, 2 s, suits a robot that would rather fall back)
 RESULT_TIMEOUT_S = 10.0
@@ -133,24 +134,30 @@ class Bench:
         return json.loads(path.read_text())
 
     def calibrate(self) -> Calibration:
-        """Profile the model on the server and, under the quota, on the robot; while the
-        measured ratio misses the target, scale the quota and measure the robot again."""
+        """Profile the model on the server and, under the quota, on the robot, until the
+        measured ratio is near the target. Throttling is coarse (an operation that overruns
+        its slice waits out the period), so the ratio is not smooth in the quota: the next
+        quota interpolates between the closest tries on either side of the target, and the
+        best try is kept."""
         folder = self.opts.out / 'profiles'
         folder.mkdir(parents=True, exist_ok=True)
         server = self._profile_in(self.link.server, None, folder / 'server.json')
-        cpus = 1.0 / self.opts.edge_slowdown
-        attempts = []
+        target = self.opts.edge_slowdown
+        cpus = 1.0 / target
+        tries = []  # (cpus, ratio, profile file)
         for attempt in range(CALIBRATION_ATTEMPTS):
             self.robot_cpu.set(cpus)
-            robot = self._profile_in(self.link.robot, self.robot_cpu, folder / 'robot.json')
-            ratio = robot['total_ms'] / server['total_ms']
-            attempts.append({'cpus': round(cpus, 4), 'ratio': round(ratio, 2)})
-            self.log(f'bench: robot at {cpus:.3f} CPU runs {self.opts.model} in {robot["total_ms"]:.0f} ms, '
-                     f'the server in {server["total_ms"]:.0f} ms: {ratio:.1f}x slower')
-            if attempt == CALIBRATION_ATTEMPTS - 1 or abs(ratio / self.opts.edge_slowdown - 1) <= RATIO_TOLERANCE:
+            path = folder / f'robot-{attempt}.json'
+            ratio = self._profile_in(self.link.robot, self.robot_cpu, path)['total_ms'] / server['total_ms']
+            tries.append((cpus, ratio, path))
+            self.log(f'bench: robot at {cpus:.3f} CPU is {ratio:.1f}x slower than the server at {self.opts.model}')
+            if abs(ratio / target - 1) <= RATIO_TOLERANCE:
                 break
-            cpus *= ratio / self.opts.edge_slowdown
-        return Calibration(str(folder / 'robot.json'), str(folder / 'server.json'), cpus, ratio, attempts)
+            cpus = _next_quota(tries, target)
+        cpus, ratio, path = min(tries, key=lambda t: abs(math.log(t[1] / target)))
+        path.replace(folder / 'robot.json')
+        return Calibration(str(folder / 'robot.json'), str(folder / 'server.json'), cpus, ratio,
+                           [{'cpus': round(c, 4), 'ratio': round(r, 2)} for c, r, _ in tries])
 
     # --- one run -------------------------------------------------------------------------------
     def run(self, label: str, manager: dict, calibration: Calibration) -> Path:
@@ -227,6 +234,18 @@ class Bench:
                 raise RuntimeError(f'the camera sent no frame: {log_tail(images.parent / "camera_source.log")}')
             time.sleep(0.05)
         return int(images.read_text().splitlines()[1])
+
+
+def _next_quota(tries: list, target: float) -> float:
+    """A quota between the closest tries that ran too slow and too fast, else one scaled
+    from the closest try (the model's time is roughly its CPU time over the quota)."""
+    slow = [t for t in tries if t[1] > target]
+    fast = [t for t in tries if t[1] < target]
+    if slow and fast:
+        (c0, r0, _), (c1, r1, _) = max(slow, key=lambda t: t[0]), min(fast, key=lambda t: t[0])
+        return c0 + (c1 - c0) * (1 / target - 1 / r0) / (1 / r1 - 1 / r0)
+    cpus, ratio, _ = min(tries, key=lambda t: abs(math.log(t[1] / target)))
+    return cpus * ratio / target
 
 
 def _rows(csv_path: Path) -> int:

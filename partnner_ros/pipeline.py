@@ -47,8 +47,9 @@ def predict(plan: dict, blocks, codec: str, log) -> dict:
     torch.set_num_threads(1)
     log(f'pipeline: profiling {plan["model"]} on one thread')
     model = load_model(plan['model'])
-    costs = ModelCosts.from_profile(profile(model, [codec, 'jpeg']), layer_param_bytes(model), codec,
-                                    plan.get('input_codec'))
+    input_codec = plan.get('input_codec') or codec
+    costs = ModelCosts.from_profile(profile(model, sorted({codec, input_codec})), layer_param_bytes(model), codec,
+                                    input_codec)
     names = [d['name'] for d in plan['devices']]
     devices = [Device(d['name'], d['speed']) for d in plan['devices']]
     cluster = Cluster(devices, np.full((len(devices), len(devices)), 1e12))
@@ -125,13 +126,15 @@ def run_pipeline(opts: PipelineOptions, log=None) -> int:
     result = {'plan': str(opts.plan), 'algo': opts.algo, 'model': plan['model'], 'codec': opts.codec,
               'stages': [{'name': nd.name, 'device': nd.device, 'layers': [nd.start, nd.stop],
                           'speed': speeds[nd.device]} for nd in nodes],
+              'plan_predicted': {k: plan['plans'][opts.algo]['plan'][k] for k in ('bottleneck_ms', 'throughput_fps')},
               'predicted': prediction, 'measured': measured,
               'measured_over_predicted': measured['throughput_fps'] / prediction['throughput_fps']}
     (folder / 'pipeline.json').write_text(json.dumps(result, indent=1))
     print(f"{plan['model']}, {len(nodes)} stages ({opts.algo} plan): predicted {prediction['throughput_fps']:.2f} "
           f"frames/s (bottleneck {prediction['bottleneck_ms']:.0f} ms), measured {measured['throughput_fps']:.2f} "
           f"frames/s over {measured['seconds']:.0f} s ({measured['results']} results): "
-          f"{result['measured_over_predicted']:.2f}x the prediction; written to {folder / 'pipeline.json'}")
+          f"{result['measured_over_predicted']:.2f}x the prediction (the plan file, with its own profile, "
+          f"predicted {result['plan_predicted']['throughput_fps']:.2f} frames/s); written to {folder / 'pipeline.json'}")
     return 0
 
 

@@ -53,7 +53,7 @@ ensure_env() {
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$ROOT/requirements.txt" 2>&1 \
     | grep -v "is ignored: it is neither a file nor a directory" >&2 || true
   "$VENV/bin/python" -m pip check >/dev/null 2>&1 || true
-  "$VENV/bin/python" -c 'import rclpy, torch, torchvision, ultralytics, cv2, zstandard, lz4' \
+  YOLO_OFFLINE=1 YOLO_VERBOSE=0 "$VENV/bin/python" -c 'import rclpy, torch, torchvision, ultralytics, cv2, zstandard, lz4' >&2 \
     || die "the environment in $VENV is incomplete; see the pip output above."
   [ -x "$VENV/bin/colcon" ] || die "colcon is missing from $VENV; see the pip output above."
   fix_cmake_paths

@@ -48,6 +48,11 @@ def test_link_shapes_both_ways_changes_rate_live_and_leaves_nothing():
         client.wait(10)
         server.wait(10)
         assert lk.robot.ns in netns_list() and lk.server.ns in netns_list()
+        for host, peer in ((lk.robot, lk.server), (lk.server, lk.robot)):
+            # no ARP exchange to wait behind a full queue
+            neigh = subprocess.run(host.command(['ip', 'neigh', 'show', peer.address]), capture_output=True,
+                                   text=True).stdout
+            assert 'PERMANENT' in neigh, neigh
     # 8 Mbit at 20 and at 5 Mbit/s, plus TCP's start
     assert 0.38 <= fast <= 0.6, fast
     assert 1.55 <= slow <= 2.0, slow

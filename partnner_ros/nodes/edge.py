@@ -212,6 +212,9 @@ class EdgeNode(Node):
             msg, t3 = self._features(frame, meta, split, live, timings)
             msg.edge_queue_ms, msg.edge_preprocess_ms, msg.edge_compute_ms = queue_ms, pre_ms, self.compute_ms
             msg.edge_encode_ms = (t3 - t2) * 1e3
+            # in flight from now, not from when the sender thread publishes it: _ready() runs
+            # first, and on a throttled robot it let a second frame onto the link
+            self.in_flight.add(frame.seq, t3, (frame, msg.split))
             self.outbox.put((frame, msg, t3))
         if probe is not None:
             self._probe(frame, meta, split, probe, live, probe_live, timings, t0, queue_ms, pre_ms)
@@ -255,13 +258,10 @@ class EdgeNode(Node):
     def _send_loop(self):
         while self._running:
             try:
-                frame, msg, ready = self.outbox.get(timeout=0.2)
+                _, msg, ready = self.outbox.get(timeout=0.2)
             except queue.Empty:
                 continue
-            now = time.monotonic()
-            msg.edge_queue_ms += (now - ready) * 1e3
-            if not msg.probe:
-                self.in_flight.add(frame.seq, now, (frame, msg.split))
+            msg.edge_queue_ms += (time.monotonic() - ready) * 1e3
             self.features_pub.publish(msg)
 
     def _diagnostics(self):

@@ -5,6 +5,7 @@ optional propagation delay added in user space (delay_line.py)."""
 
 import ctypes
 import fcntl
+import json
 import os
 import shutil
 import socket
@@ -102,6 +103,7 @@ class Link:
                 _run(*host.command(['ip', 'link', 'set', 'lo', 'up']))
                 # DDS discovery is multicast; a namespace has no route for it by default
                 _run(*host.command(['ip', 'route', 'add', '224.0.0.0/4', 'dev', host.device]))
+            self._pin_neighbours()
             self._shape('add', self.mbps)
         except Exception:
             self.down()
@@ -119,6 +121,19 @@ class Link:
         self._delay_line = subprocess.Popen(
             self.wire.command([sys.executable, '-P', '-m', 'partnner_ros.testbed.delay_line', *ends,
                                str(self.delay_ms)]), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def _pin_neighbours(self) -> None:
+        """Fixed ARP entries, as on a point-to-point link. Otherwise a host re-checks its
+        peer's address every 15-45 s, the reply waits behind seconds of queued data on a
+        slow uplink, and traffic the other way stalls until it comes."""
+        macs = {}
+        for host in (self.robot, self.server):
+            done = subprocess.run(host.command(['ip', '-j', 'link', 'show', 'dev', host.device]),
+                                  capture_output=True, text=True, check=True)
+            macs[host] = json.loads(done.stdout)[0]['address']
+        for host, peer in ((self.robot, self.server), (self.server, self.robot)):
+            _run(*host.command(['ip', 'neigh', 'replace', peer.address, 'lladdr', macs[peer], 'dev', host.device,
+                                'nud', 'permanent']))
 
     def set_rate(self, mbps: float) -> None:
         """Change both directions' rate; the next packets see it."""

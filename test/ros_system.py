@@ -114,13 +114,20 @@ class System:
     def state(self) -> PartitionState | None:
         return self.states[-1][1] if self.states else None
 
+    def edge_value(self, key: str) -> str | None:
+        status = self.diagnostics.get(f'{self.ns}/edge')
+        return next((kv.value for kv in status.values if kv.key == key), None) if status else None
+
     def wait_ready(self, split: int | None = None, timeout: float = 90.0):
-        """Until the manager sees the edge and a live cloud (and, if given, the split is applied)."""
+        """Until the manager sees the edge and a live cloud (and, if given, the split is applied),
+        and the edge has matched our camera: a best-effort image sent before the edge's side
+        of the match is done is lost, and the frames after it would be misnumbered."""
         def ready():
             s = self.state()
             return (s is not None and s.num_layers > 0 and s.cloud_alive
                     and (split is None or s.split == split) and self.image_pub.get_subscription_count() > 0
-                    and self.timing_sub.get_publisher_count() >= 2)  # the edge's and the cloud's records
+                    and self.timing_sub.get_publisher_count() >= 2  # the edge's and the cloud's records
+                    and ('edge' not in self.procs or int(self.edge_value('cameras') or 0) > 0))
         self.spin_until(ready, timeout, f'the system to be ready at split {split}')
 
     # --- parameters -------------------------------------------------------------------------

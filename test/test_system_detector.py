@@ -149,7 +149,7 @@ def test_diagnostics_from_edge_cloud_and_manager(system):
     names = {f'{system.ns}/{n}' for n in ('edge', 'cloud', 'partition_manager')}
     system.spin_until(lambda: names <= set(system.diagnostics), 5, 'diagnostics from all three nodes')
     edge = {kv.key: kv.value for kv in system.diagnostics[f'{system.ns}/edge'].values}
-    assert edge['model'] == MODEL and int(edge['frames_in']) > 0
+    assert edge['model'] == MODEL and int(edge['frames_in']) > 0 and edge['cameras'] == '1'
 
 
 def test_state_is_latched_with_statistics(system):

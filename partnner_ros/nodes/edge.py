@@ -89,12 +89,13 @@ class EdgeNode(Node):
                                                 event_callbacks=qos.pub_events(self, 'frame_timing'))
         self.timing_sub = self.create_subscription(FrameTiming, 'frame_timing', self._on_timing, qos.RESULTS)
         if transport == 'compressed':
-            self.create_subscription(CompressedImage, 'image_raw/compressed', self._on_image, qos.IMAGE_SUB,
-                                     event_callbacks=qos.sub_events(self, 'image_raw/compressed'))
+            self.image_sub = self.create_subscription(CompressedImage, 'image_raw/compressed', self._on_image,
+                                                      qos.IMAGE_SUB,
+                                                      event_callbacks=qos.sub_events(self, 'image_raw/compressed'))
             self._to_rgb = compressed_to_rgb8
         else:
-            self.create_subscription(Image, 'image_raw', self._on_image, qos.IMAGE_SUB,
-                                     event_callbacks=qos.sub_events(self, 'image_raw'))
+            self.image_sub = self.create_subscription(Image, 'image_raw', self._on_image, qos.IMAGE_SUB,
+                                                      event_callbacks=qos.sub_events(self, 'image_raw'))
             self._to_rgb = image_to_rgb8
         self.create_timer(0.05, self._expire)
         self.diagnostics = Diagnostics(self, self._diagnostics)
@@ -272,7 +273,8 @@ class EdgeNode(Node):
                                                                     if self.last_error else '')
         return level, message, {
             'model': self.model.name, 'fingerprint': self.model.fingerprint, 'split': v['split'],
-            'codec': v['codec'], 'frames_in': self.frames_in, 'results_here': self.counts[Status.OK],
+            'codec': v['codec'], 'cameras': self.image_sub.get_publisher_count(), 'frames_in': self.frames_in,
+            'results_here': self.counts[Status.OK],
             'dropped_stale': self.counts[Status.DROPPED], 'lost': lost, 'failed': failed,
             'in_flight': len(self.in_flight), 'head_compute_ms': self.compute_ms}
 

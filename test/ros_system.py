@@ -34,6 +34,7 @@ class System:
         self.results = []
         self.states: list[tuple[float, PartitionState]] = []
         self.diagnostics: dict[str, object] = {}
+        self.diagnostics_at: dict[str, float] = {}  # when each node's last status arrived
         n = self.node
         self.timing_sub = n.create_subscription(
             FrameTiming, 'frame_timing', self._on_timing, qos.RESULTS)
@@ -56,6 +57,7 @@ class System:
         for status in msg.status:
             if status.hardware_id.startswith(self.ns):
                 self.diagnostics[status.hardware_id] = status
+                self.diagnostics_at[status.hardware_id] = time.monotonic()
 
     # --- processes --------------------------------------------------------------------------
     def start(self, module: str, name: str | None = None, remap: dict | None = None, **params):
@@ -120,14 +122,23 @@ class System:
 
     def wait_ready(self, split: int | None = None, timeout: float = 90.0):
         """Until the manager sees the edge and a live cloud (and, if given, the split is applied),
-        and the edge has matched our camera: a best-effort image sent before the edge's side
-        of the match is done is lost, and the frames after it would be misnumbered."""
+        and the edge, in a status sent since this call, has matched our camera and the cloud.
+        DDS matches each side on its own: a best-effort image sent before the edge's side is
+        done is lost (misnumbering the frames after it), and a frame the edge takes before it
+        has matched the cloud is served on the edge."""
+        since = time.monotonic()
+
+        def edge_ready():
+            return ('edge' not in self.procs or (
+                self.diagnostics_at.get(f'{self.ns}/edge', 0) > since and int(self.edge_value('cameras')) > 0
+                and self.edge_value('cloud_matched') == 'True'))
+
         def ready():
             s = self.state()
             return (s is not None and s.num_layers > 0 and s.cloud_alive
                     and (split is None or s.split == split) and self.image_pub.get_subscription_count() > 0
                     and self.timing_sub.get_publisher_count() >= 2  # the edge's and the cloud's records
-                    and ('edge' not in self.procs or int(self.edge_value('cameras') or 0) > 0))
+                    and edge_ready())
         self.spin_until(ready, timeout, f'the system to be ready at split {split}')
 
     # --- parameters -------------------------------------------------------------------------

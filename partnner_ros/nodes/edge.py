@@ -273,7 +273,8 @@ class EdgeNode(Node):
                                                                     if self.last_error else '')
         return level, message, {
             'model': self.model.name, 'fingerprint': self.model.fingerprint, 'split': v['split'],
-            'codec': v['codec'], 'cameras': self.image_sub.get_publisher_count(), 'frames_in': self.frames_in,
+            'codec': v['codec'], 'cameras': self.image_sub.get_publisher_count(),
+            'cloud_matched': self._cloud_matched(), 'frames_in': self.frames_in,
             'results_here': self.counts[Status.OK],
             'dropped_stale': self.counts[Status.DROPPED], 'lost': lost, 'failed': failed,
             'in_flight': len(self.in_flight), 'head_compute_ms': self.compute_ms}

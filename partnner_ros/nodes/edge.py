@@ -216,7 +216,7 @@ class EdgeNode(Node):
             # in flight from now, not from when the sender thread publishes it: _ready() runs
             # first, and on a throttled robot it let a second frame onto the link
             self.in_flight.add(frame.seq, t3, (frame, msg.split))
-            self.outbox.put((frame, msg, t3))
+            self.outbox.put((msg, t3))
         if probe is not None:
             self._probe(frame, meta, split, probe, live, probe_live, timings, t0, queue_ms, pre_ms)
 
@@ -253,13 +253,13 @@ class EdgeNode(Node):
         msg, t_done = self._features(frame, meta, probe, probe_live, layer_ms, probe=True)
         msg.edge_queue_ms, msg.edge_preprocess_ms, msg.edge_compute_ms = waited, pre_ms, compute
         msg.edge_encode_ms = (t_done - t_enc) * 1e3
-        self.outbox.put((frame, msg, t_done))
+        self.outbox.put((msg, t_done))
 
     # --- sender thread ------------------------------------------------------------------------
     def _send_loop(self):
         while self._running:
             try:
-                _, msg, ready = self.outbox.get(timeout=0.2)
+                msg, ready = self.outbox.get(timeout=0.2)
             except queue.Empty:
                 continue
             msg.edge_queue_ms += (time.monotonic() - ready) * 1e3

@@ -49,10 +49,11 @@ def _tx_checksum_off(device: str) -> None:
         fcntl.ioctl(sock, SIOCETHTOOL, request)
 
 
-def _run(*args: str) -> None:
+def _run(*args: str) -> str:
     done = subprocess.run(args, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f'{" ".join(args)}: {done.stderr.strip() or done.stdout.strip()}')
+    return done.stdout
 
 
 @dataclass(frozen=True)
@@ -126,11 +127,8 @@ class Link:
         """Fixed ARP entries, as on a point-to-point link. Otherwise a host re-checks its
         peer's address every 15-45 s, the reply waits behind seconds of queued data on a
         slow uplink, and traffic the other way stalls until it comes."""
-        macs = {}
-        for host in (self.robot, self.server):
-            done = subprocess.run(host.command(['ip', '-j', 'link', 'show', 'dev', host.device]),
-                                  capture_output=True, text=True, check=True)
-            macs[host] = json.loads(done.stdout)[0]['address']
+        macs = {host: json.loads(_run(*host.command(['ip', '-j', 'link', 'show', 'dev', host.device])))[0]['address']
+                for host in (self.robot, self.server)}
         for host, peer in ((self.robot, self.server), (self.server, self.robot)):
             _run(*host.command(['ip', 'neigh', 'replace', peer.address, 'lladdr', macs[peer], 'dev', host.device,
                                 'nud', 'permanent']))

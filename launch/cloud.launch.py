@@ -3,9 +3,9 @@
   ros2 launch partnner_ros cloud.launch.py model:=yolov8n namespace:=robot1
 """
 
-from launch import LaunchDescription
 from launch.actions import OpaqueFunction
 
+from launch import LaunchDescription
 from partnner_ros.launch_support import common_arguments, node, overrides
 
 

@@ -4,10 +4,10 @@
   ros2 launch partnner_ros partnner.launch.py source:=none image_topic:=/camera/image_raw
 """
 
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 
+from launch import LaunchDescription
 from partnner_ros.launch_support import common_arguments, node, overrides
 
 

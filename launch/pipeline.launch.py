@@ -10,12 +10,12 @@ Run it on every device, each starting its own stages:
 import json
 from pathlib import Path
 
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from partnner_ros.core.pipeline_stages import stage_nodes
+from launch import LaunchDescription
+from partnner_ros.core.multidevice.stages import stage_nodes
 from partnner_ros.launch_support import common_arguments, overrides
 
 EXECUTABLES = {'edge': 'edge_node', 'cloud': 'cloud_node'}

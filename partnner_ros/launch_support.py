@@ -7,7 +7,7 @@ from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
 
-from .core.policies import POLICIES
+from .core.adaptation.policies import POLICIES
 
 
 def share(*parts: str) -> str:

@@ -21,7 +21,7 @@ _models = {}
 @pytest.fixture(scope='session')
 def get_model():
     """Build each (name, seed) once per session; models are read-only in tests."""
-    from partnner_ros.core.models import load_model
+    from partnner_ros.core.model.zoo import load_model
 
     def get(name, seed=0):
         if (name, seed) not in _models:
@@ -42,7 +42,8 @@ def ros():
 def photos():
     """Real photos, resized to a 640x480 camera, RGB."""
     import cv2
-    from partnner_ros.core.frame_sources import open_source
+
+    from partnner_ros.core.vision.sources import open_source
     source = open_source('bundled')
     out = []
     while (frame := source.next()) is not None:

@@ -15,9 +15,9 @@ from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from sensor_msgs.msg import Image
 
-from partnner_ros.image_conversion import array_to_image
 from partnner_ros.msg import Classification, Detection2DArray, Features, FrameTiming, PartitionState
 from partnner_ros.nodes import qos
+from partnner_ros.nodes.image_conversion import array_to_image
 
 _ids = itertools.count()
 
@@ -84,7 +84,7 @@ class System:
             proc = self.procs[name]
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGINT)
-        for name, proc in list(self.procs.items()):
+        for proc in list(self.procs.values()):
             try:
                 proc.wait(8)
             except subprocess.TimeoutExpired:

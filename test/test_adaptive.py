@@ -6,13 +6,21 @@ import math
 import numpy as np
 import pytest
 
-from partnner_ros.core.estimators import LinkEstimator, ShapeProfile, StepTracker
-from partnner_ros.core.frames import FrameRecord, Status
-from partnner_ros.core.policies import ANS, Fixed, Neurosurgeon, Partnner, make_policy
-from partnner_ros.core.simulator import (Platform, Scenario, SimProfile, Truth, convergence, run_all, simulate,
-                                         simulate_fixed)
-from partnner_ros.core.split_space import SplitSpace
-from partnner_ros.core.traces import Steps, Trace
+from partnner_ros.core.adaptation.estimators import LinkEstimator, ShapeProfile, StepTracker
+from partnner_ros.core.adaptation.frames import FrameRecord, Status
+from partnner_ros.core.adaptation.policies import ANS, Fixed, Neurosurgeon, Partnner, make_policy
+from partnner_ros.core.adaptation.split_space import SplitSpace
+from partnner_ros.core.simulation.simulator import (
+    Platform,
+    Scenario,
+    SimProfile,
+    Truth,
+    convergence,
+    run_all,
+    simulate,
+    simulate_fixed,
+)
+from partnner_ros.core.simulation.traces import Steps, Trace
 
 
 # --- estimators -------------------------------------------------------------------------------
@@ -24,7 +32,7 @@ def test_step_tracker_is_robust_to_outliers_and_follows_a_step_within_three_samp
     assert t.value == pytest.approx(100.0, rel=0.05)
     t.update(1000.0)  # one outlier moves nothing
     assert t.value == pytest.approx(100.0, rel=0.05) and t.steps == 0
-    for n in range(1, 4):
+    for n in range(1, 4):  # noqa: B007 - n, after the loop, is how many samples it took
         t.update(10.0 * math.exp(rng.normal(0, 0.05)))
         if t.value < 20:
             break
@@ -44,7 +52,7 @@ def test_link_estimator_separates_bandwidth_from_round_trip():
     assert link.fixed_ms() == pytest.approx(fixed, rel=0.15)
     assert link.transfer_ms(1_000_000) == pytest.approx(fixed + 1000, rel=0.1)
     # a 10x drop is followed within a few large frames
-    for n in range(1, 6):
+    for n in range(1, 6):  # noqa: B007 - n, after the loop, is how many frames it took
         link.observe(400_000, fixed + 8 * 400_000 / (bandwidth / 10) * 1e3)
         if link.bandwidth.value < bandwidth / 5:
             break

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from partnner_ros.core.traces import Steps, Trace, trace_from_spec
+from partnner_ros.core.simulation.traces import Steps, Trace, trace_from_spec
 from partnner_ros.testbed.analysis import LiveRun, convergence, live_oracle, overhead, segment_edges
 from partnner_ros.testbed.observer import FRAME_FIELDS, STATE_FIELDS
 from partnner_ros.testbed.timeline import MIN_MBPS, load_events, rate_events

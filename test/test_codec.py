@@ -5,10 +5,19 @@ import dataclasses
 import pytest
 import torch
 
-from partnner_ros.core import codec
-from partnner_ros.core.codec import (CODECS, CorruptPayload, DecodeError, Limits, PayloadTooLarge,
-                                     ShapeMismatch, TruncatedPayload, UnknownCodec, UnknownDtype,
-                                     decode, decode_all, encode, error_bound)
+from partnner_ros.core.wire import formats
+from partnner_ros.core.wire.codec import decode, decode_all, encode, error_bound
+from partnner_ros.core.wire.formats import (
+    CODECS,
+    CorruptPayload,
+    DecodeError,
+    Limits,
+    PayloadTooLarge,
+    ShapeMismatch,
+    TruncatedPayload,
+    UnknownCodec,
+    UnknownDtype,
+)
 
 
 def activation(shape=(1, 64, 80, 80), seed=0):
@@ -57,8 +66,8 @@ def test_fp16_saturates_instead_of_overflowing():
 
 
 def test_jpeg_round_trip_is_close(tmp_path):
-    from partnner_ros.core.profiler import sample_image
-    from partnner_ros.core.preprocess import letterbox, to_tensor
+    from partnner_ros.core.model.profiler import sample_image
+    from partnner_ros.core.vision.preprocess import letterbox, to_tensor
     img, _ = letterbox(sample_image(), (640, 640))
     x = to_tensor(img)
     wire = encode('v0', x, 'jpeg')
@@ -107,7 +116,7 @@ def test_unknown_dtype_and_codec_are_rejected():
         decode(dataclasses.replace(w, dtype='uint8'))
     for name in ('fp64', 'fp16+gzip', 'fp16+', 'pickle'):
         with pytest.raises(UnknownCodec):
-            codec.Codec.parse(name)
+            formats.Codec.parse(name)
 
 
 def test_oversized_input_is_rejected_before_allocation():

@@ -7,12 +7,12 @@ import sys
 import pytest
 import torch
 
-from partnner_ros.core.models import load_model, sample_input
+from partnner_ros.core.model.zoo import load_model, sample_input
 
 FINGERPRINT_SCRIPT = '''
 import json, sys, torch
 torch.set_num_threads(int(sys.argv[2]))
-from partnner_ros.core.models import load_model
+from partnner_ros.core.model.zoo import load_model
 print(json.dumps([load_model(n).fingerprint for n in sys.argv[1].split(",")]))
 '''
 

@@ -6,12 +6,12 @@ import time
 import numpy as np
 import pytest
 
-from partnner_ros.core.flow import InFlight, LatestSlot
-from partnner_ros.core.frame_sources import Synthetic, bundled_images, open_source
-from partnner_ros.core.frames import FrameRecord, Status
-from partnner_ros.core.health import CloudHealth
-from partnner_ros.core.policies import make_policy
-from partnner_ros.core.stats import RollingStats
+from partnner_ros.core.adaptation.frames import FrameRecord, Status
+from partnner_ros.core.adaptation.health import CloudHealth
+from partnner_ros.core.adaptation.policies import make_policy
+from partnner_ros.core.adaptation.stats import RollingStats
+from partnner_ros.core.vision.sources import Synthetic, bundled_images, open_source
+from partnner_ros.core.wire.flow import InFlight, LatestSlot
 
 
 def test_latest_slot_reports_stale_items_and_waits_for_ready():

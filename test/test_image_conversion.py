@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 from sensor_msgs.msg import CompressedImage, Image
 
-from partnner_ros.image_conversion import (ENCODINGS, ImageConversionError, array_to_image, compressed_to_rgb8,
-                                           image_to_array, image_to_rgb8)
+from partnner_ros.nodes.image_conversion import (
+    ENCODINGS,
+    ImageConversionError,
+    array_to_image,
+    compressed_to_rgb8,
+    image_to_array,
+    image_to_rgb8,
+)
 
 H, W = 5, 7
 

@@ -4,9 +4,18 @@ import numpy as np
 import torch
 from rclpy.serialization import deserialize_message, serialize_message
 
-from partnner_ros.core.codec import encode
-from partnner_ros.msg import (Classification, Detection2D, Detection2DArray, Features, FrameTiming,
-                              ObjectHypothesis, ObjectHypothesisWithPose, PartitionState, Tensor)
+from partnner_ros.core.wire.codec import encode
+from partnner_ros.msg import (
+    Classification,
+    Detection2D,
+    Detection2DArray,
+    Features,
+    FrameTiming,
+    ObjectHypothesis,
+    ObjectHypothesisWithPose,
+    PartitionState,
+    Tensor,
+)
 
 
 def test_features_round_trip():

@@ -9,10 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from partnner_ros.core.cluster_bench import BenchConfig, markdown, paper_cluster, run_bench
-from partnner_ros.core.pipeline_plan import (MB, Cluster, Device, ModelCosts, acceleration_region, branch_and_bound,
-                                             dynamic_programming, evaluate, exhaustive, greedy, layer_param_bytes,
-                                             random_plan)
+from partnner_ros.commands.plan_bench import BenchConfig, markdown, paper_cluster, run_bench
+from partnner_ros.core.multidevice.planner import (
+    MB,
+    Cluster,
+    Device,
+    ModelCosts,
+    acceleration_region,
+    branch_and_bound,
+    dynamic_programming,
+    evaluate,
+    exhaustive,
+    greedy,
+    layer_param_bytes,
+    random_plan,
+)
 
 CONFIG = Path(__file__).resolve().parent.parent / 'config'
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from partnner_ros.core.pipeline_stages import plan_blocks, stage_nodes
+from partnner_ros.core.multidevice.stages import plan_blocks, stage_nodes
 
 
 def plan_of(blocks, n=20):

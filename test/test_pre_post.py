@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from partnner_ros.core.postprocess import DetectionSettings, top_k, yolo_detections
-from partnner_ros.core.preprocess import ImageMeta, as_rgb, letterbox, resize_center_crop, stretch
+from partnner_ros.core.vision.postprocess import DetectionSettings, top_k, yolo_detections
+from partnner_ros.core.vision.preprocess import ImageMeta, as_rgb, letterbox, resize_center_crop, stretch
 
 
 def test_letterbox_matches_ultralytics():
@@ -85,7 +85,7 @@ def test_top_k_orders_classes():
 
 
 def test_detector_pipeline_runs_on_a_real_photo(get_model):
-    from partnner_ros.core.profiler import sample_image
+    from partnner_ros.core.model.profiler import sample_image
     image = sample_image()
     for name in ('yolov8n', 'ssdlite320_mobilenet_v3_large'):
         model = get_model(name)

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from partnner_ros.core.models import ZOO, sample_input
-from partnner_ros.core.split import INPUT, Layer, LayerGraph
+from partnner_ros.core.model.graph import INPUT, Layer, LayerGraph
+from partnner_ros.core.model.zoo import ZOO, sample_input
 
 SMALL = ['yolov8n', 'yolo11n', 'resnet18', 'mobilenet_v3_large', 'ssdlite320_mobilenet_v3_large']
 BIG = ['resnet50', 'efficientnet_b0', 'vgg16']

@@ -3,9 +3,9 @@ machines change: real nodes over DDS, with the robot and the server made slower
 by cgroup CPU quotas (root only; skipped otherwise)."""
 
 import pytest
+from ros_system import System
 
 from partnner_ros.testbed import cpu_quota
-from ros_system import System
 
 MODEL = 'resnet18'
 

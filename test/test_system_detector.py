@@ -4,15 +4,13 @@ import dataclasses
 
 import numpy as np
 import pytest
-import torch
+from ros_system import System
 
-from partnner_ros.core import codec
-from partnner_ros.core.frames import Status
-from partnner_ros.core.models import load_model
-from partnner_ros.core.postprocess import DetectionSettings
+from partnner_ros.core.adaptation.frames import Status
+from partnner_ros.core.vision.postprocess import DetectionSettings
+from partnner_ros.core.wire import codec
 from partnner_ros.msg import Features
 from partnner_ros.nodes.messages import wire_to_msg
-from ros_system import System
 
 MODEL = 'yolov8n'
 N_LAYERS = 23
@@ -120,7 +118,7 @@ def test_malformed_features_are_rejected_and_the_next_frame_served(system, local
         msg = Features(**{**{f: getattr(good, f) for f in good.get_fields_and_field_types()}, **change})
         msg.frame_seq = seq
         pub.publish(msg)
-        system.spin_until(lambda: seq in system.timings, 10, f'the verdict on {name}')
+        system.spin_until(lambda seq=seq: seq in system.timings, 10, f'the verdict on {name}')
         verdict = system.timings[seq]
         assert verdict.status == Status.REJECTED and expect[name] in verdict.error, (name, verdict.error)
     start = len(system.sent_headers)

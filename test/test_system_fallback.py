@@ -5,9 +5,9 @@ import time
 
 import pytest
 import torch
-
-from partnner_ros.core.frames import Status
 from ros_system import System
+
+from partnner_ros.core.adaptation.frames import Status
 
 MODEL = 'resnet18'
 SPLIT = 20

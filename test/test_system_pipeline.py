@@ -3,13 +3,13 @@ with stop=12) runs [5, 12) and forwards the tensors, and the last stage runs the
 The detections are the full model's."""
 
 import pytest
-
-from partnner_ros.core import codec
-from partnner_ros.core.frames import Status
-from partnner_ros.msg import Features
-from partnner_ros.nodes.messages import wire_to_msg
 from ros_system import System
 from test_system_detector import CONF, MODEL, assert_same_detections, boxes_of, local_detections
+
+from partnner_ros.core.adaptation.frames import Status
+from partnner_ros.core.wire import codec
+from partnner_ros.msg import Features
+from partnner_ros.nodes.messages import wire_to_msg
 
 
 @pytest.fixture(scope='module')

@@ -13,11 +13,11 @@ import cv2
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from ..core.frame_sources import open_source
-from ..image_conversion import array_to_image
+from ..core.vision.sources import open_source
 from ..msg import FrameTiming
 from . import qos
 from .diagnostics import OK, Diagnostics
+from .image_conversion import array_to_image
 from .params import Params, one_of
 from .runner import run
 

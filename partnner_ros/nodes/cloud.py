@@ -18,16 +18,17 @@ from collections import deque
 import torch
 from rclpy.node import Node
 
-from ..core import codec as codecs
-from ..core.frames import Status
-from ..core.preprocess import ImageMeta
-from ..core.stats import RollingStats
+from ..core.adaptation.frames import Status
+from ..core.adaptation.stats import RollingStats
+from ..core.vision.preprocess import ImageMeta
+from ..core.wire import codec as codecs
+from ..core.wire import formats
+from ..core.wire.feature_check import Rejected, check_features
 from ..msg import CloudStatus, Features, FrameTiming
 from . import qos
 from .diagnostics import OK, WARN, Diagnostics
-from .feature_check import Rejected, check_features
 from .inference import ResultPublisher, declare_model
-from .messages import timing_msg, wire_to_msg
+from .messages import msg_to_wire, timing_msg, wire_to_msg
 from .params import Params, one_of
 from .runner import run
 
@@ -43,7 +44,7 @@ class CloudNode(Node):
                               int_range=(1, n), read_only=True,
                               check=lambda v: None if v in self.model.cut_facts else 'not a usable split')
         p.declare('codec', 'fp16+lz4', 'codec of the forwarded tensors (pipeline stage only)',
-                  check=one_of([c for c in codecs.CODECS if c != codecs.JPEG]))
+                  check=one_of([c for c in formats.CODECS if c != formats.JPEG]))
         p.declare('queue_size', 4, 'feature messages waiting to be served, at most; the oldest is dropped '
                   'when full', int_range=(1, 64))
         period = p.declare('heartbeat_period', 0.1, 'seconds between CloudStatus heartbeats',
@@ -93,15 +94,15 @@ class CloudNode(Node):
                 self._serve(msg, arrived)
             except Rejected as e:
                 self._finish(msg, Status.REJECTED, str(e))
-            except codecs.DecodeError as e:
+            except formats.DecodeError as e:
                 self._finish(msg, Status.REJECTED, f'{type(e).__name__}: {e}')
             except Exception as e:  # noqa: BLE001 - one bad frame must not stop the server
                 self._finish(msg, Status.FAILED, f'{type(e).__name__}: {e}')
 
     def _serve(self, msg, arrived):
         t0 = time.monotonic()
-        wire = check_features(self.model, msg, self.stop)
-        live = codecs.decode_all(wire, list(self.model.live_shapes(msg.split)))
+        check_features(self.model, msg, self.stop)
+        live = codecs.decode_all([msg_to_wire(t) for t in msg.tensors], list(self.model.live_shapes(msg.split)))
         t1 = time.monotonic()
         layer_ms: list[float] = []
         if self.stop < self.model.num_layers:

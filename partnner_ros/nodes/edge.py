@@ -18,19 +18,20 @@ import torch
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 
-from ..core import codec as codecs
-from ..core.flow import InFlight, LatestSlot
-from ..core.frames import Status
-from ..image_conversion import compressed_to_rgb8, image_to_rgb8
+from ..core.adaptation.frames import Status
+from ..core.wire import codec as codecs
+from ..core.wire import formats
+from ..core.wire.flow import InFlight, LatestSlot
 from ..msg import Features, FrameTiming
 from . import qos
 from .diagnostics import ERROR, OK, WARN, Diagnostics
+from .image_conversion import compressed_to_rgb8, image_to_rgb8
 from .inference import ResultPublisher, declare_model
 from .messages import timing_msg, wire_to_msg
 from .params import Params, one_of
 from .runner import run
 
-FEATURE_CODECS = [c for c in codecs.CODECS if c != codecs.JPEG]
+FEATURE_CODECS = [c for c in formats.CODECS if c != formats.JPEG]
 
 
 @dataclass
@@ -51,7 +52,7 @@ class EdgeNode(Node):
                   'Set by the partition manager', int_range=(0, n), check=self._check_split,
                   on_change=lambda _: self.slot.wake())
         p.declare('codec', 'fp16+lz4', 'codec of the tensors at 0 < split < num_layers', check=one_of(FEATURE_CODECS))
-        p.declare('input_codec', 'jpeg', 'codec of the image at split 0', check=one_of(codecs.CODECS))
+        p.declare('input_codec', 'jpeg', 'codec of the image at split 0', check=one_of(formats.CODECS))
         p.declare('jpeg_quality', 90, 'JPEG quality at split 0', int_range=(1, 100))
         p.declare('max_in_flight', 1, 'frames sent to the cloud and not yet answered, at most. 1 gives each '
                   'frame the lowest latency (a second one would queue behind it on a busy link, and it is '
@@ -154,7 +155,8 @@ class EdgeNode(Node):
 
     def _cloud_matched(self) -> bool:
         """A cloud would receive our features and we would hear its answers (DDS discovery done
-        both ways); a frame sent before that is lost or reported lost although answered."""
+        both ways); a frame sent before that is lost or reported lost although answered.
+        """
         return self.features_pub.get_subscription_count() > 0 and self.timing_sub.get_publisher_count() > 1
 
     def _ready(self) -> bool:

@@ -2,9 +2,9 @@
 
 import torch
 
-from ..core.models import load_model
-from ..core.postprocess import DetectionSettings
-from ..core.preprocess import ImageMeta
+from ..core.model.zoo import load_model
+from ..core.vision.postprocess import DetectionSettings
+from ..core.vision.preprocess import ImageMeta
 from ..msg import Classification, Detection2DArray
 from . import qos
 from .messages import classification_msg, detections_msg

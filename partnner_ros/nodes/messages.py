@@ -1,9 +1,16 @@
 """Conversions between partnner_ros messages and core values."""
 
-from ..core.codec import WireTensor
-from ..core.postprocess import ClassScore, Detection
-from ..msg import (Classification, Detection2D, Detection2DArray, FrameTiming, ObjectHypothesis,
-                   ObjectHypothesisWithPose, Tensor)
+from ..core.vision.postprocess import ClassScore, Detection
+from ..core.wire.formats import WireTensor
+from ..msg import (
+    Classification,
+    Detection2D,
+    Detection2DArray,
+    FrameTiming,
+    ObjectHypothesis,
+    ObjectHypothesisWithPose,
+    Tensor,
+)
 
 
 def wire_to_msg(t: WireTensor) -> Tensor:

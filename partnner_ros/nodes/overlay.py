@@ -12,10 +12,10 @@ import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from ..image_conversion import ImageConversionError, array_to_image, image_to_rgb8
 from ..msg import Classification, Detection2DArray
 from . import qos
 from .diagnostics import OK, WARN, Diagnostics
+from .image_conversion import ImageConversionError, array_to_image, image_to_rgb8
 from .params import Params
 from .runner import run
 

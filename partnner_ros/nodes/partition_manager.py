@@ -16,11 +16,11 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 
-from ..core import policies
-from ..core.frames import FrameRecord, Status, cloud_ms, edge_ms
-from ..core.health import CloudHealth
-from ..core.split_space import SplitSpace
-from ..core.stats import RollingStats
+from ..core.adaptation import policies
+from ..core.adaptation.frames import FrameRecord, Status, cloud_ms, edge_ms
+from ..core.adaptation.health import CloudHealth
+from ..core.adaptation.split_space import SplitSpace
+from ..core.adaptation.stats import RollingStats
 from ..msg import CloudStatus, FrameTiming, PartitionState
 from . import qos
 from .diagnostics import ERROR, OK, WARN, Diagnostics

@@ -6,7 +6,6 @@ import rclpy
 from rclpy.executors import ExternalShutdownException
 
 
-
 def run(node_class, args=None) -> int:
     rclpy.init(args=args)
     node = None

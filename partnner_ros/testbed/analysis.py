@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.frames import Status
-from ..core.traces import Trace
+from ..core.adaptation.frames import Status
+from ..core.simulation.traces import Trace
 
 NUMERIC = ('seq', 'stamp_ns', 'arrival_ns', 'status', 'split', 'e2e_ms', 'edge_ms', 'cloud_ms', 'edge_queue_ms',
            'edge_compute_ms', 'cloud_compute_ms', 'preprocess_ms', 'postprocess_ms', 'codec_ms', 'cloud_queue_ms',
@@ -103,7 +103,8 @@ class Oracle:
 
     def near_best(self, segment: int) -> set[int]:
         best = self.best_ms[segment]
-        return {k for k, m in self.means.items() if np.isfinite(m[segment]) and m[segment] <= best * (1 + REACHED_TOLERANCE)}
+        return {k for k, m in self.means.items()
+                if np.isfinite(m[segment]) and m[segment] <= best * (1 + REACHED_TOLERANCE)}
 
     def weighted(self, per_segment: np.ndarray) -> float:
         """Time-weighted mean over the segments where both the oracle and ``per_segment`` have frames."""
@@ -123,7 +124,8 @@ def live_oracle(fixed: dict[int, LiveRun], edges: np.ndarray) -> Oracle:
 
 def convergence(run: LiveRun, oracle: Oracle, changes: list[float]) -> list[dict]:
     """After each change, the frames (and seconds) until the run first serves at a split
-    that is (near) the oracle's best for the segment the change starts."""
+    that is (near) the oracle's best for the segment the change starts.
+    """
     t, split = run.splits()
     out = []
     for c in changes:
@@ -144,7 +146,8 @@ def overhead(run: LiveRun, trace: Trace, delay_ms: float) -> dict:
     """Per frame: e2e minus waiting for the busy pipeline, minus compute (pre/post-processing
     and the model on both sides), minus the ideal transfer (payload and result at the
     link's rate at that moment, plus propagation). What is left is serialization,
-    codec, DDS and queueing; the codec part is also given alone."""
+    codec, DDS and queueing; the codec part is also given alone.
+    """
     f = {k: v[run.ok] for k, v in run.frames.items() if isinstance(v, np.ndarray)}
     if not len(f['e2e_ms']):
         return {}

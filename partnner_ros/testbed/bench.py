@@ -25,8 +25,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..core.traces import Steps, trace_from_spec
-from ..processes import log_tail, node_command, spawn, stop
+from ..core.simulation.traces import Steps, trace_from_spec
+from ..system.processes import log_tail, node_command, spawn, stop
 from . import cpu_quota, link
 from .cpu_quota import CpuQuota
 from .timeline import Timeline, load_events, rate_events
@@ -138,7 +138,8 @@ class Bench:
         measured ratio is near the target. Throttling is coarse (an operation that overruns
         its slice waits out the period), so the ratio is not smooth in the quota: the next
         quota interpolates between the closest tries on either side of the target, and the
-        best try is kept."""
+        best try is kept.
+        """
         folder = self.opts.out / 'profiles'
         folder.mkdir(parents=True, exist_ok=True)
         server = self._profile_in(self.link.server, None, folder / 'server.json')
@@ -162,7 +163,8 @@ class Bench:
     # --- one run -------------------------------------------------------------------------------
     def run(self, label: str, manager: dict, calibration: Calibration) -> Path:
         """One bounded run of one policy; returns its folder (frames.csv, images.csv,
-        states.csv, run.json and the node logs)."""
+        states.csv, run.json and the node logs).
+        """
         o = self.opts
         folder = o.out / 'runs' / label.replace(':', '_')
         folder.mkdir(parents=True, exist_ok=True)
@@ -238,7 +240,8 @@ class Bench:
 
 def _next_quota(tries: list, target: float) -> float:
     """A quota between the closest tries that ran too slow and too fast, else one scaled
-    from the closest try (the model's time is roughly its CPU time over the quota)."""
+    from the closest try (the model's time is roughly its CPU time over the quota).
+    """
     slow = [t for t in tries if t[1] > target]
     fast = [t for t in tries if t[1] < target]
     if slow and fast:

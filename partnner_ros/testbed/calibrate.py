@@ -6,7 +6,8 @@ host's CPU quota (loading at a tenth of a core would take minutes).
 Under a quota, a short layer mostly runs inside one slice and now and then waits
 out a throttled period, so per-layer medians miss most of the throttling and their
 sum underestimates the model. The whole forward pass is timed too, and the layer,
-pre- and postprocessing times are scaled to add up to it."""
+pre- and postprocessing times are scaled to add up to it.
+"""
 
 import argparse
 import json
@@ -17,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from ..core.models import load_model
-from ..core.profiler import model_input, profile
+from ..core.model.profiler import model_input, profile
+from ..core.model.zoo import load_model
 
 
 def main(argv=None) -> int:

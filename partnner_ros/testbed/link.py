@@ -1,7 +1,8 @@
 """Two hosts on one machine: a robot and a server network namespace joined by a
 veth pair, each direction shaped by the kernel's token bucket filter (``tbf``;
 this kernel has no netem), with the rate changeable while traffic flows, and an
-optional propagation delay added in user space (delay_line.py)."""
+optional propagation delay added in user space (delay_line.py).
+"""
 
 import ctypes
 import fcntl
@@ -42,7 +43,8 @@ ETHTOOL_STXCSUM = 0x17
 def _tx_checksum_off(device: str) -> None:
     """Have the kernel fill in checksums itself (``ethtool -K DEV tx off``, which this
     machine lacks): a veth leaves them to the peer, and the frames the delay line copies
-    would reach the far host with checksums never computed, and be dropped."""
+    would reach the far host with checksums never computed, and be dropped.
+    """
     value = ctypes.create_string_buffer(struct.pack('II', ETHTOOL_STXCSUM, 0))
     request = struct.pack('16sP', device.encode(), ctypes.addressof(value)).ljust(40, b'\0')
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -126,7 +128,8 @@ class Link:
     def _pin_neighbours(self) -> None:
         """Fixed ARP entries, as on a point-to-point link. Otherwise a host re-checks its
         peer's address every 15-45 s, the reply waits behind seconds of queued data on a
-        slow uplink, and traffic the other way stalls until it comes."""
+        slow uplink, and traffic the other way stalls until it comes.
+        """
         macs = {host: json.loads(_run(*host.command(['ip', '-j', 'link', 'show', 'dev', host.device])))[0]['address']
                 for host in (self.robot, self.server)}
         for host, peer in ((self.robot, self.server), (self.server, self.robot)):
@@ -150,7 +153,8 @@ class Link:
 
     def down(self) -> None:
         """Stop the delay line and remove the namespaces (and with them the veth pairs and
-        their qdiscs); idempotent."""
+        their qdiscs); idempotent.
+        """
         if self._delay_line is not None:
             self._delay_line.terminate()
             self._delay_line.wait()

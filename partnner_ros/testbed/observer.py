@@ -14,7 +14,7 @@ from pathlib import Path
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from ..core.frames import cloud_ms, edge_ms
+from ..core.adaptation.frames import cloud_ms, edge_ms
 from ..msg import FrameTiming, PartitionState
 from ..nodes import qos
 from ..nodes.params import Params

@@ -1,13 +1,14 @@
 """The bench report: live figures per policy against the live oracle, the targets,
-the simulator's prediction of the same scenario, and the plots."""
+the simulator's prediction of the same scenario, and the plots.
+"""
 
 import json
 from pathlib import Path
 
 import numpy as np
 
-from ..core.simulator import Platform, Scenario, SimProfile, run_all, simulate, simulate_fixed
-from ..core.traces import Steps, Trace
+from ..core.simulation.simulator import Platform, Scenario, SimProfile, run_all, simulate, simulate_fixed
+from ..core.simulation.traces import Steps, Trace
 from .analysis import LiveRun, convergence, live_oracle, overhead, segment_edges, segment_means
 
 SIM_NAMES = ('partnner', 'edge_only', 'cloud_only', 'neurosurgeon', 'ans')
@@ -25,7 +26,8 @@ def manager_params(label: str) -> dict:
 
 def scenario(opts, calibration, trace: Trace, platform: Platform | None = None) -> Scenario:
     """The bench's scenario in the simulator: the server's profile, the robot as the
-    calibrated multiple of it (or ``platform``), the same trace, camera rate and server load."""
+    calibrated multiple of it (or ``platform``), the same trace, camera rate and server load.
+    """
     server = json.loads(Path(calibration.server_profile).read_text())
     profile = SimProfile.from_profile(server, opts.codec, 'jpeg')
     return Scenario(profile, platform or Platform('calibrated', calibration.ratio), trace, fps=opts.fps,
@@ -36,7 +38,8 @@ def in_run_platform(runs: dict[str, LiveRun], profile: SimProfile) -> Platform:
     """Each side's speed while the system runs, against the server's calibration profile:
     the median over frames of the measured compute over the profiled compute of the
     layers that side ran. On the robot this includes what the nodes' own work (intake,
-    executors, the manager) takes from the model under the quota."""
+    executors, the manager) takes from the model under the quota.
+    """
     cum = np.concatenate([[0.0], np.cumsum(profile.layer_ms)])
     n = profile.space.num_layers
     edge, cloud = [], []
@@ -173,7 +176,8 @@ def render(data: dict, opts) -> str:
         a, o = r['accounting'], r['overhead']
         other = a['rejected'] + a['failed'] + a['missing']
         lines.append(
-            f"| {label} | {r['frames']} | {_fmt(r['mean_ms'])} | {_fmt(r['p95_ms'])} | {_fmt(r.get('x_oracle'), '.3f')} "
+            f"| {label} | {r['frames']} | {_fmt(r['mean_ms'])} | {_fmt(r['p95_ms'])} | "
+            f"{_fmt(r.get('x_oracle'), '.3f')} "
             f"| {_fmt(r.get('sim_mean_ms'))} | {_fmt(r.get('live_over_sim'), '.2f')} | "
             f"{_fmt(r.get('sim_in_run_mean_ms'))} | {_fmt(r.get('live_over_sim_in_run'), '.2f')} | "
             f"{_fmt(o.get('overhead_ms'))} ({_fmt(o.get('overhead_pct'))}%) | {_fmt(o.get('codec_ms'))} | "

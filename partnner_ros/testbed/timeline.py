@@ -1,12 +1,13 @@
 """Scheduled changes during a bench run: the link rate stepped along a bandwidth trace,
-and the server's CPU quota stepped along a load schedule, from a common start time."""
+and the server's CPU quota stepped along a load schedule, from a common start time.
+"""
 
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..core.traces import Steps, Trace
+from ..core.simulation.traces import Steps, Trace
 
 # tbf needs a positive rate; a trace's outages (0 Mbit/s) become this trickle
 MIN_MBPS = 0.01
@@ -39,7 +40,8 @@ def load_events(load: Steps, set_cpus: Callable[[float | None], None]) -> list[E
 
 class Timeline:
     """Applies ``events`` at ``t0 + at_s`` (time.time() clock) on a thread of its own;
-    ``applied`` lists (seconds since t0, what) as they happen."""
+    ``applied`` lists (seconds since t0, what) as they happen.
+    """
 
     def __init__(self, events: list[Event]):
         self.events = sorted(events)

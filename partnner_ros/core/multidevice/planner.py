@@ -72,7 +72,8 @@ class ModelCosts:
                      input_codec: str | None = None) -> 'ModelCosts':
         """From ``partnner profile --json``: profiled ms, and the payload of ``codec``
         at every cut (``input_codec`` at cut 0, e.g. jpeg). A profile does not
-        record parameters: pass :func:`layer_param_bytes` of the model."""
+        record parameters: pass :func:`layer_param_bytes` of the model.
+        """
         n = profile['num_layers']
         transfer = np.full(n + 1, np.nan)
         elements = {}
@@ -96,7 +97,8 @@ class ModelCosts:
     def from_model(cls, model, macs_per_s: float = 1e10, codec: str = 'fp32') -> 'ModelCosts':
         """From a SplitModel alone: each layer's weight (MACs plus element work, the
         policies' prior) at ``macs_per_s`` on the reference machine, and the raw
-        payload of an uncompressed codec (fp32, fp16 or int8)."""
+        payload of an uncompressed codec (fp32, fp16 or int8).
+        """
         n = model.num_layers
         transfer = np.full(n + 1, np.nan)
         for k, facts in model.cut_facts.items():
@@ -122,13 +124,14 @@ def layer_param_bytes(model) -> np.ndarray:
     """Bytes of the parameters and buffers each layer reads, found by watching the
     tensors of one forward pass (so it holds for every capture path: fx nodes,
     ultralytics blocks, SSDlite stages). A tensor shared by two layers counts in
-    both, since each stage that runs either needs its own copy."""
+    both, since each stage that runs either needs its own copy.
+    """
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils._pytree import tree_leaves
 
-    from .models import sample_input
-    from .split import INPUT
+    from ..model.graph import INPUT
+    from ..model.zoo import sample_input
 
     owned = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
              for t in itertools.chain(model.module.parameters(), model.module.buffers())}
@@ -159,7 +162,8 @@ def layer_param_bytes(model) -> np.ndarray:
 class Device:
     """``speed``: how many times faster than the machine the costs were measured on.
     ``power_w``: drawn while computing, so a stage costs compute seconds x power_w
-    joules per frame (energy per unit of compute); ``energy_budget_j`` caps that."""
+    joules per frame (energy per unit of compute); ``energy_budget_j`` caps that.
+    """
 
     name: str
     speed: float = 1.0
@@ -199,14 +203,14 @@ class Cluster:
     def from_dict(cls, spec: dict) -> 'Cluster':
         """From the device file's YAML (see ``partnner plan --help``)::
 
-            source: robot                  # optional: where the frames come from
-            devices:
-              - {name: robot, speed: 0.2, memory_mb: 512, power_w: 6, energy_budget_j: 0.5}
-              - {name: laptop, speed: 1.0, memory_mb: 4096}
-            links:                         # Mbit/s, both directions; unlisted pairs have no link
-              - [robot, laptop, 20]
-            # or instead of links, a full matrix (row: from, column: to):
-            # bandwidth_mbps: [[0, 20], [20, 0]]
+        source: robot                  # optional: where the frames come from
+        devices:
+          - {name: robot, speed: 0.2, memory_mb: 512, power_w: 6, energy_budget_j: 0.5}
+          - {name: laptop, speed: 1.0, memory_mb: 4096}
+        links:                         # Mbit/s, both directions; unlisted pairs have no link
+          - [robot, laptop, 20]
+        # or instead of links, a full matrix (row: from, column: to):
+        # bandwidth_mbps: [[0, 20], [20, 0]]
         """
         devices = []
         for d in spec.get('devices') or []:
@@ -279,7 +283,8 @@ class Plan:
 
 def evaluate(costs: ModelCosts, cluster: Cluster, blocks) -> Plan:
     """The plan that runs each ``(device, start, stop)`` block, in order, with its
-    times, memory and energy; constraint breaches are listed, not raised."""
+    times, memory and energy; constraint breaches are listed, not raised.
+    """
     blocks = [(int(d), int(a), int(b)) for d, a, b in blocks]
     n = costs.num_layers
     if not blocks or blocks[0][1] != 0 or blocks[-1][2] != n or any(
@@ -349,7 +354,8 @@ class Solution:
 # --- the search space ---------------------------------------------------------------------------
 class _Space:
     """Segments between usable cuts, and per start segment the stage time of every
-    (end segment, device), infinite where the block breaks memory or energy."""
+    (end segment, device), infinite where the block breaks memory or energy.
+    """
 
     def __init__(self, costs: ModelCosts, cluster: Cluster):
         self.costs, self.cluster = costs, cluster
@@ -399,7 +405,8 @@ class _Space:
 
     def ends(self, a: int, d: int | None = None) -> int:
         """The last segment end b such that the block [a, b) is feasible on d, or on
-        any device when d is None (a if there is none). Feasible ends form a prefix."""
+        any device when d is None (a if there is none). Feasible ends form a prefix.
+        """
         ok = np.isfinite(self.stage(a))
         ok = ok.any(axis=1) if d is None else ok[:, d]
         return a + int(np.argmin(ok)) if not ok.all() else self.m
@@ -485,7 +492,8 @@ def branch_and_bound(costs: ModelCosts, cluster: Cluster, time_limit: float | No
 
     def frame(a, d, used, floor, cur, path):
         """A node of the search: its children (end, device) sorted best bound first, then longer block.
-        ``floor`` bounds every completion from here; ``cur`` is the bottleneck so far."""
+        ``floor`` bounds every completion from here; ``cur`` is the bottleneck so far.
+        """
         vals = np.maximum(bound_of[a], np.maximum(sp.link(a, d), max(cur, floor))[None, :])
         vals[:, [x for x in range(nd) if used >> x & 1]] = np.inf
         bs, es = np.nonzero(vals < best)
@@ -585,7 +593,8 @@ def greedy(costs: ModelCosts, cluster: Cluster) -> Solution:
     memory), give it the longest block from the current cut that fits its memory and
     energy budget, then move to the unused device with the highest bandwidth from it
     that can hold the next segment. Compute speed is ignored. A source too small for
-    the first segment only sends the input."""
+    the first segment only sends the input.
+    """
     started = time.perf_counter()
     sp = _Space(costs, cluster)
     d = cluster.source if cluster.source is not None else int(np.argmax(sp.memory))
@@ -614,7 +623,8 @@ def random_plan(costs: ModelCosts, cluster: Cluster, rng: np.random.Generator, t
     """The placement paper's random baseline: from the input on, pick a random unused
     device that can hold the next segment and is linked to the previous stage, give
     it a block ending at a uniformly random cut among those that fit, and go on;
-    a dead end starts over (up to ``tries`` times)."""
+    a dead end starts over (up to ``tries`` times).
+    """
     started = time.perf_counter()
     sp = _Space(costs, cluster)
     for _ in range(tries):
@@ -637,7 +647,8 @@ def random_plan(costs: ModelCosts, cluster: Cluster, rng: np.random.Generator, t
 def exhaustive(costs: ModelCosts, cluster: Cluster, order=None) -> Solution:
     """Every partition into contiguous blocks and every assignment to distinct
     devices (in ``order`` only, when given), through :func:`evaluate`. For tests on
-    small instances: the count grows as 2^m x N!."""
+    small instances: the count grows as 2^m x N!.
+    """
     started = time.perf_counter()
     sp = _Space(costs, cluster)
     devices = range(sp.n_dev)
@@ -678,7 +689,8 @@ class Acceleration:
     """Whether any split beats the best single device, and by how much (Feltin et
     al.'s acceleration region, for one case). ``speedup`` is the best single
     device's bottleneck over the best plan's: 1 when no split helps, inf when no
-    single device can run the model at all."""
+    single device can run the model at all.
+    """
 
     single: Plan | None
     best: Plan | None
@@ -706,7 +718,8 @@ class Acceleration:
 def acceleration_region(costs: ModelCosts, cluster: Cluster, time_limit: float | None = None,
                         solution: Solution | None = None) -> Acceleration:
     """Compare the best single-device plan with the best plan (``solution``, a
-    branch-and-bound result, is solved here when not given)."""
+    branch-and-bound result, is solved here when not given).
+    """
     solution = solution or branch_and_bound(costs, cluster, time_limit)
     n = costs.num_layers
     singles = [p for p in (evaluate(costs, cluster, [(d, 0, n)]) for d in range(len(cluster.devices))) if p.feasible]

@@ -24,7 +24,8 @@ class FrameRecord:
     """One frame's outcome as the robot sees it. ``edge_ms``/``cloud_ms`` are each side's
     whole time (queues, codec, compute); the ``*_compute_ms`` and per-layer tuples are
     the model alone, for the layers that side ran. A probe is a shadow copy of a frame
-    sent at another split to measure it; its result is not used."""
+    sent at another split to measure it; its result is not used.
+    """
 
     seq: int
     split: int

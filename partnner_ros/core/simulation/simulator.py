@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .frames import FrameRecord, Status
-from .policies import Neurosurgeon, Policy, make_policy
-from .split_space import SplitSpace
+from ..adaptation.frames import FrameRecord, Status
+from ..adaptation.policies import Neurosurgeon, Policy, make_policy
+from ..adaptation.split_space import SplitSpace
 from .traces import Steps, Trace
 
 
@@ -132,7 +132,8 @@ class Truth:
         sent = s + edge / 1e3
         arrived = sc.trace.finish(sent, self.bits[ks]) + sc.delay_ms / 1e3
         cloud_scale = self.noise_cloud[frame] / sc.platform.cloud_speedup * sc.cloud_load.at(arrived)
-        cloud = (self.cum[n] - self.cum[ks] + p.postprocess_ms) * cloud_scale + p.decode_ms[ks] / sc.platform.cloud_speedup
+        cloud = ((self.cum[n] - self.cum[ks] + p.postprocess_ms) * cloud_scale
+                 + p.decode_ms[ks] / sc.platform.cloud_speedup)
         back = sc.trace.finish(arrived + cloud / 1e3, 8.0 * sc.result_bytes) + sc.delay_ms / 1e3
         e2e = np.where(ks == n, edge, (back - s) * 1e3)
         cloud = np.where(ks == n, 0.0, cloud)
@@ -143,11 +144,13 @@ class Truth:
         from s (``costs``: that frame's ``costs`` over all splits), holds the pipeline:
         the edge encodes it (first running layers [k, p) when p > k) after the real frame
         is sent, and while frames use the link its payload queues behind the real one.
-        Its cloud work overlaps the next frame's edge work."""
+        Its cloud work overlaps the next frame's edge work.
+        """
         sc, n = self.sc, self.n
         _, edge, _, es, _ = costs
         sent = s + edge[k] / 1e3
-        done = sent + (max(self.cum[p] - self.cum[k], 0.0) * es + sc.profile.encode_ms[p] * sc.platform.edge_slowdown) / 1e3
+        head_ms = max(self.cum[p] - self.cum[k], 0.0) * es + sc.profile.encode_ms[p] * sc.platform.edge_slowdown
+        done = sent + head_ms / 1e3
         if p < n and k < n:
             link_free = float(sc.trace.finish(sent, self.bits[k]))
             done = float(sc.trace.finish(max(done, link_free), self.bits[p]))
@@ -155,7 +158,8 @@ class Truth:
 
     def record(self, frame: int, costs, k: int, wait_ms: float, probe: bool = False) -> FrameRecord:
         """The FrameRecord the manager would build for the frame served at split k
-        (``costs``: that frame's ``costs`` over all splits)."""
+        (``costs``: that frame's ``costs`` over all splits).
+        """
         e2e, edge, cloud, es, cs = costs
         e2e, edge, cloud, cs = float(e2e[k]), float(edge[k]), float(cloud[k]), float(cs[k])
         p, n = self.sc.profile, self.n
@@ -163,7 +167,8 @@ class Truth:
         return FrameRecord(
             frame, k, Status.OK, int(self.bits[k] / 8), e2e + wait_ms, edge + wait_ms, cloud,
             edge_compute_ms=float(self.cum[k] * es), cloud_compute_ms=float((self.cum[n] - self.cum[k]) * cs),
-            codec_ms=float(p.encode_ms[k] * self.sc.platform.edge_slowdown + p.decode_ms[k] / self.sc.platform.cloud_speedup),
+            codec_ms=float(p.encode_ms[k] * self.sc.platform.edge_slowdown
+                           + p.decode_ms[k] / self.sc.platform.cloud_speedup),
             edge_layer_ms=tuple(layer[:k] * es), cloud_layer_ms=tuple(layer[k:] * cs), probe=probe)
 
 
@@ -198,7 +203,6 @@ EQUIVALENT_TOLERANCE = 0.03
 def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> Run:
     """Run one policy through the scenario (``'oracle'`` for the bound)."""
     truth = truth or Truth(sc)
-    n = truth.n
     usable = truth.usable
     oracle = policy == 'oracle'
     name = 'oracle' if oracle else policy.name
@@ -260,7 +264,8 @@ def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> 
 
 def simulate_fixed(sc: Scenario, splits, truth: Truth | None = None) -> list[Run]:
     """``simulate`` with a fixed split, for many splits at once: one lane per split,
-    all lanes advanced together (what makes best_static affordable on 200 splits)."""
+    all lanes advanced together (what makes best_static affordable on 200 splits).
+    """
     truth = truth or Truth(sc)
     ks = np.asarray(splits, dtype=int)
     lanes, cap = len(ks), len(truth.noise_edge)
@@ -304,7 +309,8 @@ def simulate_fixed(sc: Scenario, splits, truth: Truth | None = None) -> list[Run
 
 def _profiling_s(sc: Scenario, t: float) -> float:
     """Wall time to re-run the profiler on both platforms (in parallel) after a change at t:
-    the measured profiling time, at each platform's speed then."""
+    the measured profiling time, at each platform's speed then.
+    """
     edge = sc.platform.edge_slowdown * float(sc.edge_load.at(t))
     cloud = float(sc.cloud_load.at(t)) / sc.platform.cloud_speedup
     return sc.profile.profile_seconds * max(edge, cloud)
@@ -320,7 +326,8 @@ def _neurosurgeon_profile(policy: Neurosurgeon, sc: Scenario, t: float) -> None:
 
 def convergence(run: Run, events: list[float], stable: int = 5) -> list[tuple[float, int, float, bool]]:
     """For each event time: (time, frames, seconds, censored) until the policy's split
-    is as good as the oracle's (within the tolerance) and stays so for ``stable`` frames."""
+    is as good as the oracle's (within the tolerance) and stays so for ``stable`` frames.
+    """
     out = []
     bounds = list(events) + [float('inf')]
     for t, t_next in zip(events, bounds[1:]):

@@ -144,7 +144,8 @@ class LinkEstimator:
 
     def observe(self, payload_bytes: int, transfer_ms: float) -> bool:
         """One frame's payload took ``transfer_ms`` both ways (request and answer).
-        Returns True when the bandwidth stepped."""
+        Returns True when the bandwidth stepped.
+        """
         if payload_bytes <= 0 or not transfer_ms > 0:
             return False
         bits = 8.0 * payload_bytes

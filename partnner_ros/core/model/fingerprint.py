@@ -11,7 +11,7 @@ import sys
 import torch
 from torch import nn
 
-from .split import LayerGraph
+from .graph import LayerGraph
 
 FORMAT = b'partnner-fingerprint-1'
 

@@ -14,11 +14,12 @@ import numpy as np
 import torch
 from torch import fx, nn
 
-from . import capture, postprocess, preprocess
+from ..vision import postprocess, preprocess
+from ..vision.preprocess import ImageMeta
+from . import capture
 from .costs import CutFacts, LayerFacts, measure_facts
 from .fingerprint import fingerprint
-from .preprocess import ImageMeta
-from .split import LayerGraph
+from .graph import LayerGraph
 
 for _key, _value in (('YOLO_OFFLINE', '1'), ('YOLO_AUTOINSTALL', '0'), ('YOLO_VERBOSE', '0')):
     os.environ.setdefault(_key, _value)
@@ -183,8 +184,8 @@ def seeded_init(module: nn.Module, seed: int, run: Callable[[], object]) -> None
 
 
 def _coco80() -> list[str]:
-    import yaml
     import ultralytics
+    import yaml
     path = Path(ultralytics.__file__).parent / 'cfg' / 'datasets' / 'coco.yaml'
     names = yaml.safe_load(path.read_text())['names']
     return [names[i] for i in range(len(names))]
@@ -286,7 +287,8 @@ def _build_ssdlite(weights: str | None, seed: int, size: int):
     if weights:
         _load_state_dict(ssd, weights)
     else:
-        seeded_init(ssd, seed, lambda: ssd.head(list(ssd.backbone(norm(sample_input((1, 3, size, size), seed))).values())))
+        sample = sample_input((1, 3, size, size), seed)
+        seeded_init(ssd, seed, lambda: ssd.head(list(ssd.backbone(norm(sample)).values())))
     _fuse_sequential_conv_bn(ssd)
     layers = capture.ssdlite_layers(norm, ssd)
     with torch.inference_mode():
@@ -315,7 +317,8 @@ def sample_input(shape: tuple[int, ...], seed: int = DEFAULT_SEED) -> torch.Tens
 def load_model(name: str, weights: str | None = None, seed: int = DEFAULT_SEED,
                input_size: int | None = None) -> SplitModel:
     """Build a model by zoo name, by torchvision classifier name, or from an
-    ultralytics ``.pt``/``.yaml`` path; ``weights`` is an optional local file."""
+    ultralytics ``.pt``/``.yaml`` path; ``weights`` is an optional local file.
+    """
     spec = ZOO.get(name)
     if name.endswith(('.pt', '.yaml', '.yml')) or (spec and spec.family == 'ultralytics'):
         size = input_size or (spec.input_size if spec else 640)

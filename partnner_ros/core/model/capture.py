@@ -14,7 +14,7 @@ from typing import Any, Callable
 import torch
 from torch import fx, nn
 
-from .split import INPUT, Layer
+from .graph import INPUT, Layer
 
 
 def _call_list(module: nn.Module) -> Callable[..., Any]:

@@ -14,9 +14,10 @@ import cv2
 import numpy as np
 import torch
 
-from . import codec as codecs
-from .models import SplitModel, sample_input
-from .split import INPUT
+from ..wire import codec as codecs
+from ..wire import formats
+from .graph import INPUT
+from .zoo import SplitModel, sample_input
 
 
 def sample_image() -> np.ndarray | None:
@@ -65,9 +66,9 @@ def profile(model: SplitModel, codec_names: list[str] | None = None, repeats: in
             image: np.ndarray | None = None) -> dict:
     """Per-layer and per-cut measurements of ``model`` on this machine."""
     started = time.perf_counter()
-    codec_names = list(codec_names or codecs.CODECS)
+    codec_names = list(codec_names or formats.CODECS)
     for name in codec_names:
-        codecs.Codec.parse(name)
+        formats.Codec.parse(name)
     image = sample_image() if image is None else image
     x = model_input(model, image)
     layer_ms = time_layers(model, x, repeats)
@@ -97,9 +98,9 @@ def profile(model: SplitModel, codec_names: list[str] | None = None, repeats: in
         }
         if k < model.num_layers:
             for name in codec_names:
-                if name == codecs.JPEG and k != 0:
+                if name == formats.JPEG and k != 0:
                     continue
-                wire, enc_ms = _timed(lambda: [codecs.encode(f'v{v}', env[v], name) for v in live])
+                wire, enc_ms = _timed(lambda c=name: [codecs.encode(f'v{v}', env[v], c) for v in live])  # noqa: B023
                 _, dec_ms = _timed(codecs.decode_all, wire)
                 entry['bytes'][name] = sum(len(w.data) for w in wire)
                 entry['encode_ms'][name] = round(enc_ms, 4)

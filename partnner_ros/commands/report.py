@@ -1,67 +1,44 @@
-"""Metrics of simulated runs, and the paper-style report across models, platforms
-and link families."""
+"""``partnner report``: the paper-style table across models, platforms and link
+families, with convergence after steps and plots, written to a folder.
+"""
 
+import argparse
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .simulator import PLATFORMS, Platform, Run, Scenario, SimProfile, Truth, convergence, run_all
-from .traces import FAMILIES, Steps, Trace, load_traces
+from ..core.simulation.metrics import aggregate, summarize
+from ..core.simulation.simulator import PLATFORMS, Platform, Run, Scenario, SimProfile, Truth, run_all
+from ..core.simulation.traces import FAMILIES, Steps, Trace, load_traces
+from .common import default_traces, profile_for
+
+HELP = 'paper-style table: models x platforms x link families, and plots'
 
 
-def summarize(runs: dict[str, Run], events: list[float]) -> dict[str, dict]:
-    """Per policy: mean/p95 latency, ratio to the oracle, speedups, switches, convergence."""
-    oracle = runs['oracle'].mean
-    edge = runs['edge_only'].mean if 'edge_only' in runs else float('nan')
-    cloud = runs['cloud_only'].mean if 'cloud_only' in runs else float('nan')
-    out = {}
-    for name, r in runs.items():
-        conv = convergence(r, events)
-        frames = [c[1] for c in conv]
-        seconds = [c[2] for c in conv]
-        out[name] = {
-            'label': r.policy, 'frames': len(r.latency), 'dropped': r.dropped,
-            'mean_ms': r.mean, 'p95_ms': r.p95, 'x_oracle': r.mean / oracle,
-            'speedup_vs_edge_only': edge / r.mean, 'speedup_vs_cloud_only': cloud / r.mean,
-            'switches': r.switches, 'decision_us': r.decision_us,
-            'convergence_events': len(conv),
-            'convergence_frames_median': float(np.median(frames)) if frames else None,
-            'convergence_seconds_median': float(np.median(seconds)) if seconds else None,
-            'convergence_censored': sum(c[3] for c in conv),
-        }
-    return out
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--models', default='yolov8n,yolo11n,ssdlite320_mobilenet_v3_large,resnet18,resnet50,'
+                                       'mobilenet_v3_large', help='comma-separated models')
+    p.add_argument('--platforms', default='edge5x,edge10x,edge20x', help='simulated platforms')
+    p.add_argument('--traces', default=default_traces(), help='folder holding hsdpa/, fcc/ and oboe/ (default '
+                                                            '$PARTNNER_TRACES, else ../shared/traces)')
+    p.add_argument('--traces-per-family', type=int, default=4, help='traces of each family (default 4)')
+    p.add_argument('--duration', type=float, default=120.0, help='seconds per trace')
+    p.add_argument('--codec', default='fp16+lz4', help='feature codec (default fp16+lz4)')
+    p.add_argument('--profile-cache', default='results/profiles', help='where measured profiles are kept')
+    p.add_argument('--out', default='results/report', help='the report folder (default results/report)')
 
 
-def format_table(summary: dict[str, dict], title: str) -> str:
-    lines = [title, f"{'policy':<26} {'mean ms':>9} {'p95 ms':>9} {'x oracle':>8} {'vs edge':>8} {'vs cloud':>8} "
-                    f"{'switches':>8} {'conv frames':>11} {'conv s':>7} {'decision':>9}"]
-    for s in summary.values():
-        conv_f = '-' if s['convergence_frames_median'] is None else f"{s['convergence_frames_median']:.0f}"
-        conv_s = '-' if s['convergence_seconds_median'] is None else f"{s['convergence_seconds_median']:.1f}"
-        lines.append(f"{s['label']:<26} {s['mean_ms']:>9.1f} {s['p95_ms']:>9.1f} {s['x_oracle']:>8.2f} "
-                     f"{s['speedup_vs_edge_only']:>7.2f}x {s['speedup_vs_cloud_only']:>7.2f}x {s['switches']:>8} "
-                     f"{conv_f:>11} {conv_s:>7} {s['decision_us']:>7.0f}us")
-    return '\n'.join(lines)
-
-
-def aggregate(summaries: list[dict[str, dict]]) -> dict[str, dict]:
-    """Average the per-trace summaries of one configuration (means of ratios)."""
-    out = {}
-    for name in summaries[0]:
-        rows = [s[name] for s in summaries]
-        conv = [r['convergence_frames_median'] for r in rows if r['convergence_frames_median'] is not None]
-        conv_s = [r['convergence_seconds_median'] for r in rows if r['convergence_seconds_median'] is not None]
-        out[name] = {
-            'label': name, 'traces': len(rows),
-            **{k: float(np.mean([r[k] for r in rows])) for k in (
-                'mean_ms', 'p95_ms', 'x_oracle', 'speedup_vs_edge_only', 'speedup_vs_cloud_only', 'decision_us')},
-            'switches': int(sum(r['switches'] for r in rows)),
-            'convergence_frames_median': float(np.median(conv)) if conv else None,
-            'convergence_seconds_median': float(np.median(conv_s)) if conv_s else None,
-        }
-    return out
+def run(args) -> int:
+    profiles = {m: profile_for(m, None, args.profile_cache) for m in args.models.split(',')}
+    out = Path(args.out)
+    build_report(ReportConfig(profiles, Path(args.traces), tuple(args.platforms.split(',')),
+                              args.traces_per_family, args.duration, codec=args.codec), out,
+                 log=lambda line: print(line, file=sys.stderr))
+    print(f'report written to {out / "report.md"} (data in report.json, plots *.png)')
+    return 0
 
 
 @dataclass
@@ -94,7 +71,8 @@ def pick_traces(root: Path, per_family: int) -> dict[str, list]:
 
 def _stay_penalty(profile: SimProfile, platform: Platform, before: tuple, after: tuple) -> float:
     """How much slower the best split for conditions ``before`` (Mbit/s, cloud load) is
-    than the best split under ``after``, both judged under ``after`` (1: no penalty)."""
+    than the best split under ``after``, both judged under ``after`` (1: no penalty).
+    """
     def costs(mbps, load):
         sc = Scenario(profile, platform, Trace.steps([mbps], 100.0), noise=0.0, duration_s=1.0,
                       cloud_load=Steps(((0.0, load),)))
@@ -113,7 +91,8 @@ LOADS = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 def step_scenarios(profile: SimProfile, platform: str, seed: int = 0) -> list[Scenario]:
     """Synthetic steps for convergence, placed where the oracle's split moves: bandwidth
     10x down and back up, around the level where staying put would cost the most; and
-    the cloud loaded by the smallest factor (of LOADS) that moves the split, on and off."""
+    the cloud loaded by the smallest factor (of LOADS) that moves the split, on and off.
+    """
     plat = PLATFORMS[platform]
     base = max(BANDWIDTHS, key=lambda b: min(_stay_penalty(profile, plat, (b, 1.0), (b / 10, 1.0)),
                                              _stay_penalty(profile, plat, (b / 10, 1.0), (b, 1.0))))
@@ -129,7 +108,8 @@ def step_scenarios(profile: SimProfile, platform: str, seed: int = 0) -> list[Sc
 
 def build_report(cfg: ReportConfig, out_dir: Path, log=print) -> dict:
     """Run every model x platform x family (and the step scenarios), write report.md,
-    report.json and plots to ``out_dir``; return the report data."""
+    report.json and plots to ``out_dir``; return the report data.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     families = pick_traces(cfg.traces_root, cfg.traces_per_family)
     data = {'config': {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.__dict__.items()
@@ -171,19 +151,24 @@ POLICY_ORDER = ('partnner', 'best_static', 'neurosurgeon', 'ans', 'cloud_only', 
 
 
 def render_markdown(data: dict) -> str:
-    families = list(data['families'])
+    cfg = data['config']
     lines = ['# partnner simulation report', '',
              f"Models: {', '.join(data['models'])}. Platforms: edge 5x/10x/20x slower than the cloud "
              f"(this machine's profile scaled). Links: " + ', '.join(
                  f"{FAMILIES.get(f, f)} ({len(t)} traces)" for f, t in data['families'].items())
-             + f". {data['config']['duration_s']:.0f} s per trace at {data['config']['fps']:.0f} fps, codec "
-             f"{data['config']['codec']}, cloud load schedule {data['config']['cloud_load']}.", '',
-             '## partnner against edge-only, cloud-only and the oracle', '',
+             + f". {cfg['duration_s']:.0f} s per trace at {cfg['fps']:.0f} fps, codec "
+             f"{cfg['codec']}, cloud load schedule {cfg['cloud_load']}.", '']
+    lines += _speedup_section(data) + _family_section(data) + _averages_section(data) + _convergence_section(data)
+    return '\n'.join(lines) + '\n'
+
+
+def _speedup_section(data: dict) -> list[str]:
+    families = list(data['families'])
+    lines = ['## partnner against edge-only, cloud-only and the oracle', '',
              '| model | platform | ' + ' | '.join(f'{f}: vs edge / vs cloud / x oracle' for f in families) + ' |',
              '| --- | --- | ' + ' | '.join('---' for _ in families) + ' |']
-    models = data['models']
     platforms = sorted({k.split('|')[1] for k in data['cells']}, key=lambda p: float(p[4:-1]))
-    for model in models:
+    for model in data['models']:
         for platform in platforms:
             cells = []
             for f in families:
@@ -192,42 +177,56 @@ def render_markdown(data: dict) -> str:
                 cells.append('-' if p is None else f"{p['speedup_vs_edge_only']:.2f}x / "
                              f"{p['speedup_vs_cloud_only']:.2f}x / {p['x_oracle']:.3f}")
             lines.append(f'| {model} | {platform} | ' + ' | '.join(cells) + ' |')
-    lines += ['', '## Every policy, averaged per link family (mean latency as a multiple of the oracle)', '',
-              '| family | ' + ' | '.join(POLICY_ORDER) + ' |', '| --- | ' + ' | '.join('---' for _ in POLICY_ORDER) + ' |']
-    for f in families:
+    return lines
+
+
+def _family_section(data: dict) -> list[str]:
+    lines = ['', '## Every policy, averaged per link family (mean latency as a multiple of the oracle)', '',
+             '| family | ' + ' | '.join(POLICY_ORDER) + ' |',
+             '| --- | ' + ' | '.join('---' for _ in POLICY_ORDER) + ' |']
+    for f in data['families']:
         row = []
         for pol in POLICY_ORDER:
             vals = [c[pol]['x_oracle'] for k, c in data['cells'].items() if k.endswith(f'|{f}')]
             row.append(f'{np.mean(vals):.3f}')
         lines.append(f'| {f} | ' + ' | '.join(row) + ' |')
+    return lines
+
+
+def _averages_section(data: dict) -> list[str]:
     allcells = list(data['cells'].values())
-    lines += ['', '## Averages over everything', '',
-              '| policy | x oracle | speedup vs edge-only (mean / max) | speedup vs cloud-only (mean / max) |',
-              '| --- | --- | --- | --- |']
+    lines = ['', '## Averages over everything', '',
+             '| policy | x oracle | speedup vs edge-only (mean / max) | speedup vs cloud-only (mean / max) |',
+             '| --- | --- | --- | --- |']
     for pol in POLICY_ORDER:
         xo = [c[pol]['x_oracle'] for c in allcells]
         se = [c[pol]['speedup_vs_edge_only'] for c in allcells]
         sc = [c[pol]['speedup_vs_cloud_only'] for c in allcells]
         lines.append(f'| {pol} | {np.mean(xo):.3f} | {np.mean(se):.2f}x / {np.max(se):.2f}x | '
                      f'{np.mean(sc):.2f}x / {np.max(sc):.2f}x |')
+    return lines
+
+
+def _convergence_section(data: dict) -> list[str]:
     fps = data['config']['fps']
-    lines += ['', '## Convergence after a step', '',
-              'Median over the steps of each scenario: frames (and seconds) until the split is as good as the '
-              "oracle's (within 3%) and stays so for 5 frames. Steps are placed where the oracle's split moves; "
-              "neurosurgeon re-profiles both machines after a load change, taking its measured profiling time at "
-              'the new speeds. The last column compares seconds to converge after load steps (a frame interval '
-              'at least).', '',
-              '| model | platform | bandwidth steps | partnner / neurosurgeon / ans | cloud load steps | '
-              'partnner / neurosurgeon / ans | load: neurosurgeon / partnner |', '| --- | --- | --- | --- | --- | --- | --- |']
+    lines = ['', '## Convergence after a step', '',
+             'Median over the steps of each scenario: frames (and seconds) until the split is as good as the '
+             "oracle's (within 3%) and stays so for 5 frames. Steps are placed where the oracle's split moves; "
+             "neurosurgeon re-profiles both machines after a load change, taking its measured profiling time at "
+             'the new speeds. The last column compares seconds to converge after load steps (a frame interval '
+             'at least).', '',
+             '| model | platform | bandwidth steps | partnner / neurosurgeon / ans | cloud load steps | '
+             'partnner / neurosurgeon / ans | load: neurosurgeon / partnner |',
+             '| --- | --- | --- | --- | --- | --- | --- |']
     ratios = []
+
+    def cell(d):
+        return ' / '.join(f"{d[p]:.0f} ({d[p + '_seconds']:.1f} s)" for p in ('partnner', 'neurosurgeon', 'ans'))
     for key, conv in data['convergence'].items():
         model, platform = key.split('|')
         b, c = conv['bandwidth'], conv['cloud_load']
         ratio = c['neurosurgeon_seconds'] / max(c['partnner_seconds'], 1 / fps)
         ratios.append(ratio)
-
-        def cell(d):
-            return ' / '.join(f"{d[p]:.0f} ({d[p + '_seconds']:.1f} s)" for p in ('partnner', 'neurosurgeon', 'ans'))
         lines.append(f"| {model} | {platform} | {b['setting']} | {cell(b)} | {c['setting']} | {cell(c)} | "
                      f'{ratio:.1f}x |')
     if ratios:
@@ -235,7 +234,7 @@ def render_markdown(data: dict) -> str:
         lines += ['', f'partnner converges in a median of {np.median(p_frames):.0f} frames over all step scenarios; '
                   f'after load steps it is {np.median(ratios):.1f}x faster than neurosurgeon (median; geometric '
                   f'mean {np.exp(np.mean(np.log(ratios))):.1f}x).']
-    return '\n'.join(lines) + '\n'
+    return lines
 
 
 def plot_runs(runs: dict[str, Run], sc: Scenario, path: Path) -> None:

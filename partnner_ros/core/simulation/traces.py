@@ -84,7 +84,8 @@ class Trace:
     def change_points(self, window_s: float = 5.0, factor: float = 2.0, duration: float | None = None):
         """Times where the mean rate over the next ``window_s`` differs from the previous
         window's by ``factor`` or more (the strongest point of each such change): the
-        trace's step changes."""
+        trace's step changes.
+        """
         duration = duration or self.period
         grid = np.arange(window_s, duration - window_s, window_s / 10)
         if len(grid) == 0:
@@ -151,7 +152,8 @@ def load_traces(path) -> list[Trace]:
 
 def trace_from_spec(spec: str) -> Trace:
     """A trace file, or a synthetic one: ``steps:20,2,20@30`` (Mbit/s levels, 30 s each)
-    or ``ramp:20,2@60`` (from 20 to 2 Mbit/s over 60 s)."""
+    or ``ramp:20,2@60`` (from 20 to 2 Mbit/s over 60 s).
+    """
     kind, _, rest = spec.partition(':')
     if kind in ('steps', 'ramp') and rest:
         try:

@@ -12,15 +12,53 @@ counts but does not favour any node, and two memory regimes are run: ``uniform``
 smallest, the paper's assumption). The input is already on the first stage.
 """
 
+import argparse
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .pipeline_plan import MB, Cluster, Device, ModelCosts, branch_and_bound, greedy, random_plan
+from ..core.multidevice.planner import MB, Cluster, Device, ModelCosts, branch_and_bound, greedy, random_plan
+
+HELP = 'random vs greedy vs branch-and-bound on random edge clusters (Parthasarathy & Krishnamachari)'
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--out', default='results/plan_bench', help='results folder (default results/plan_bench)')
+    p.add_argument('--trials', type=int, default=50, help='random clusters per row (default 50)')
+    p.add_argument('--nodes', default='5,10,20,50', help='cluster sizes (default 5,10,20,50)')
+    p.add_argument('--models', default='resnet50,efficientnet_b0,efficientnet_b1,mobilenet_v2,inception_v3',
+                   help='comma-separated models')
+    p.add_argument('--regimes', default='uniform,smallest',
+                   help='memory regimes: uniform (each node its own) and/or smallest (all get the least)')
+    p.add_argument('--memory-mb', default='64,512', help='node memory range in MB (default 64,512)')
+    p.add_argument('--speed', type=float, default=1.0, help='every node\'s speed, x the reference (default 1)')
+    p.add_argument('--macs-per-s', type=float, default=1e10,
+                   help='the reference: MACs per second of a speed-1 node (default 1e10)')
+    p.add_argument('--time-limit', type=float, default=10.0, help='seconds per branch-and-bound (default 10)')
+    p.add_argument('--seed', type=int, default=0)
+
+
+def run(args) -> int:
+    from ..core.model.zoo import load_model
+    from ..core.multidevice.planner import ModelCosts
+    models = {}
+    for name in args.models.split(','):
+        print(f'partnner: loading {name}', file=sys.stderr)
+        models[name] = ModelCosts.from_model(load_model(name), args.macs_per_s)
+    low, high = (float(v) for v in args.memory_mb.split(','))
+    cfg = BenchConfig(models, tuple(int(n) for n in args.nodes.split(',')), args.trials,
+                      tuple(args.regimes.split(',')), (low, high), args.speed, args.time_limit, args.seed)
+    result = run_bench(cfg, log=lambda line: print(line, file=sys.stderr))
+    write(result, Path(args.out))
+    print(markdown(result))
+    print(f'written to {Path(args.out) / "plan_bench.md"} and plan_bench.json')
+    return 0
+
 
 AREA = 150.0
 SNR_AT_UNIT_DISTANCE = 283230.0
@@ -95,7 +133,8 @@ def summarize(trials: list[dict]) -> dict:
 
 def run_bench(cfg: BenchConfig, log=None) -> dict:
     """Every model x regime x cluster size, ``cfg.trials`` random clusters each; the
-    same clusters (seeded by trial) for every model."""
+    same clusters (seeded by trial) for every model.
+    """
     rows = []
     for regime in cfg.regimes:
         for nodes in cfg.nodes:

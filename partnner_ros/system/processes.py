@@ -1,5 +1,6 @@
 """Node processes for the demo and the testbed: start them with their parameters and
-a log file each, and stop them all (SIGINT, then SIGKILL after a grace period)."""
+a log file each, and stop them all (SIGINT, then SIGKILL after a grace period).
+"""
 
 import os
 import signal
@@ -11,7 +12,8 @@ from pathlib import Path
 
 def node_command(module: str, ns: str, params: dict, log_level: str = 'warn') -> list[str]:
     """``python -P -m partnner_ros.<module>`` with ROS arguments. -P: a source checkout in
-    the working directory must not shadow the installed package and its generated messages."""
+    the working directory must not shadow the installed package and its generated messages.
+    """
     if '.' not in module:
         module = f'nodes.{module}'
     argv = [sys.executable, '-P', '-m', f'partnner_ros.{module}', '--ros-args', '-r', f'__ns:={ns}',
@@ -23,7 +25,8 @@ def node_command(module: str, ns: str, params: dict, log_level: str = 'warn') ->
 
 def spawn(argv: list[str], log_path: Path, env: dict | None = None, **kwargs) -> subprocess.Popen:
     """Start ``argv`` in a session of its own (so its whole group can be signalled), its
-    output to ``log_path``."""
+    output to ``log_path``.
+    """
     with open(log_path, 'w') as log:
         return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 env=env, **kwargs)

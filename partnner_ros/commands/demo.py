@@ -7,6 +7,7 @@ shows live progress, and at the end prints a summary and writes the last overlay
 image and a latency plot.
 """
 
+import argparse
 import json
 import os
 import sys
@@ -15,6 +16,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+HELP = 'run camera, edge, cloud, manager and overlay as processes over DDS'
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--frames', type=int, default=60, help='frames to run; 0: until Ctrl-C (default 60)')
+    p.add_argument('--policy', default='partnner', help='partition policy: partnner (default), fixed, '
+                                                        'edge_only, cloud_only, ans')
+    p.add_argument('--split', type=int, help='split for --policy fixed (default: 0, cloud-only)')
+    p.add_argument('--model', default='yolov8n', help='model (default yolov8n)')
+    p.add_argument('--weights', help='local weights file; default: seeded random weights')
+    p.add_argument('--codec', default='fp16+lz4', help='feature codec (default fp16+lz4)')
+    p.add_argument('--source', default='bundled', help='camera source: bundled, synthetic, a folder, '
+                                                        'an image or a video (default bundled)')
+    p.add_argument('--threads', type=int, default=1, help='torch threads of the edge and of the cloud '
+                                                          '(default 1 each, as two separate machines)')
+    p.add_argument('--namespace', default='/partnner_demo', help='ROS namespace of the demo nodes')
+    p.add_argument('--out', default='results/demo', help='where the overlay image, plot and logs go')
+    p.add_argument('--json', action='store_true', help='print a machine-readable summary')
+
+
+def run(args) -> int:
+    if args.split is not None and args.policy != 'fixed':
+        print('partnner demo: --split goes with --policy fixed', file=sys.stderr)
+        return 2
+    return run_demo(DemoOptions(
+        frames=args.frames, policy=args.policy, split=args.split, model=args.model, weights=args.weights or '',
+        codec=args.codec, source=args.source, threads=args.threads, namespace=args.namespace,
+        out=Path(args.out), json=args.json))
 
 
 @dataclass
@@ -56,7 +86,7 @@ class Observer:
 
 
 def _summarise(opts: DemoOptions, obs: Observer, frames_in: int, model_note: str) -> dict:
-    from .core.frames import Status
+    from ..core.adaptation.frames import Status
     outcomes = [obs.outcomes[k] for k in sorted(obs.outcomes)]
     ok = [o for o in outcomes if o.status == Status.OK]
     per_split = {}
@@ -93,8 +123,9 @@ def _write_outputs(opts: DemoOptions, obs: Observer, summary: dict) -> dict:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
-    from .core.frames import Status
-    from .image_conversion import image_to_rgb8
+
+    from ..core.adaptation.frames import Status
+    from ..nodes.image_conversion import image_to_rgb8
     opts.out.mkdir(parents=True, exist_ok=True)
     written = {}
     if obs.overlay is not None:
@@ -133,10 +164,10 @@ def run_demo(opts: DemoOptions) -> int:
     import rclpy
     from sensor_msgs.msg import Image
 
-    from .msg import FrameTiming, PartitionState
-    from .nodes import qos
-    from .core.frames import cloud_ms, edge_ms
-    from .processes import log_tail, node_command, spawn, stop
+    from ..core.adaptation.frames import cloud_ms, edge_ms
+    from ..msg import FrameTiming, PartitionState
+    from ..nodes import qos
+    from ..system.processes import log_tail, node_command, spawn, stop
 
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     log = sys.stderr

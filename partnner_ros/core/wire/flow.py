@@ -10,7 +10,8 @@ T = TypeVar('T')
 
 class LatestSlot(Generic[T]):
     """Holds the newest unprocessed item. Putting over an unconsumed item returns
-    the replaced one, so the caller can count and report it as stale."""
+    the replaced one, so the caller can count and report it as stale.
+    """
 
     def __init__(self):
         self._item: T | None = None
@@ -67,7 +68,8 @@ class InFlight:
 
     def resolve(self, seq: int, matches=lambda info: True) -> Any | None:
         """Remove and return frame ``seq`` if ``matches(info)``; a record from an earlier
-        session with the same sequence number must not resolve this one."""
+        session with the same sequence number must not resolve this one.
+        """
         with self._lock:
             entry = self._frames.get(seq)
             if entry is None or not matches(entry[1]):

@@ -77,7 +77,8 @@ def _to_gray8(values: np.ndarray) -> np.ndarray:
 
 def image_to_rgb8(msg) -> np.ndarray:
     """RGB uint8 H x W x 3 for the model. 16-bit and float images (e.g. depth) are
-    min-max scaled to 8 bits per frame."""
+    min-max scaled to 8 bits per frame.
+    """
     pixels = image_to_array(msg)
     enc = msg.encoding
     if enc == 'rgb8':

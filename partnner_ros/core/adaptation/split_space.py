@@ -1,12 +1,13 @@
 """What a policy knows about a model without running it: its usable splits, the
 relative compute weight of each layer, and the elements crossing each split, from
-which the payload of each codec follows."""
+which the payload of each codec follows.
+"""
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from .codec import JPEG, Codec
+from ..wire.formats import JPEG, Codec
 
 # Prior compressed size / raw size, until frames show the real ratio.
 PRIOR_RATIO = {'': 1.0, 'lz4': 0.85, 'zstd': 0.75, JPEG: 0.1}

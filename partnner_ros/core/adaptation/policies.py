@@ -21,7 +21,7 @@ class Policy(ABC):
     def __init__(self, num_layers: int):
         self.num_layers = num_layers
 
-    def observe(self, record: FrameRecord) -> None:
+    def observe(self, record: FrameRecord) -> None:  # noqa: B027 - a hook; the static policies learn nothing
         """Learn from one frame's outcome; the static policies ignore it."""
 
     @abstractmethod
@@ -197,7 +197,8 @@ class Partnner(Policy):
         """At cloud-only: the split to probe (the best that runs layers on the edge), and
         how often. The probe holds the edge for longer than the frame takes, so it runs
         seldom enough that the frames it delays cost at most ``probe_overhead`` (the period
-        is a power of two, so it rarely changes)."""
+        is a power of two, so it rarely changes).
+        """
         k = int(min((k for k in self.space.splits if k > 0),
                     key=lambda k: pred[k] if np.isfinite(pred[k]) else np.inf))
         every = max(pred[k] - pred[0], 0.0) / (self.probe_overhead * max(pred[0], 1e-3))
@@ -214,7 +215,8 @@ class Neurosurgeon(Policy):
     each platform before serving, and the split that minimises the predicted total at
     the current bandwidth. The profiles are only as fresh as the last profiling run.
     The link is measured exactly as partnner measures it (frames, pings and the same
-    shadow probes), so the two differ only in how they know compute costs."""
+    shadow probes), so the two differ only in how they know compute costs.
+    """
 
     name = 'neurosurgeon'
     probe_every = 2
@@ -268,7 +270,8 @@ class ANS(Policy):
     """Autodidactic Neurosurgeon (Zhang et al., WWW 2021): a discounted LinUCB bandit
     over splits, learning latency as a linear function of each split's features from
     end-to-end latency alone, with forced sampling to keep exploring. ``alpha`` is
-    relative to the latency level, so one setting serves 30 ms and 3 s links alike."""
+    relative to the latency level, so one setting serves 30 ms and 3 s links alike.
+    """
 
     name = 'ans'
 

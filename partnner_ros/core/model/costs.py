@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .codec import BASE_CODECS, DTYPES
-from .split import INPUT, LayerGraph
+from ..wire.formats import BASE_CODECS, DTYPES
+from .graph import INPUT, LayerGraph
 
 # Relative cost of touching one output element, in MACs. Element-wise and memory
 # bound layers (activations, adds, pooling, concat) cost far more per element

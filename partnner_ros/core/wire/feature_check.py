@@ -1,25 +1,27 @@
 """Checks on a Features message before any of it is used (by the cloud, whole or as
 a pipeline stage): model fingerprint, split, codec, tensor names, dtypes and compression, and
-the preprocessing metadata. Decoding then checks shapes and sizes."""
+the preprocessing metadata. Decoding then checks shapes and sizes. The message is read by
+field name only, so the check needs no ROS.
+"""
 
-from ..core import codec as codecs
-from .messages import msg_to_wire
+from .formats import JPEG, Codec
 
 
 class Rejected(Exception):
-    pass
+    """A Features message this node cannot serve; the message says why."""
 
 
-def check_features(model, msg, stop: int) -> list:
-    """The message's tensors as wire tensors, if it can be run on from its split to
-    ``stop``; else :class:`Rejected` saying why."""
+def check_features(model, msg, stop: int) -> None:
+    """Raise :class:`Rejected`, saying why, unless the message can be run on from its
+    split to ``stop``.
+    """
     if msg.model_fingerprint != model.fingerprint:
         raise Rejected(f'foreign model: fingerprint {msg.model_fingerprint!r}, this node serves '
                        f'{model.name} {model.fingerprint!r}')
     if msg.split >= stop or msg.split not in model.cut_facts:
         raise Rejected(f'split {msg.split} is not servable (0..{stop - 1})')
-    codec = codecs.Codec.parse(msg.codec)
-    if msg.split > 0 and codec.name == codecs.JPEG:
+    codec = Codec.parse(msg.codec)
+    if msg.split > 0 and codec.name == JPEG:
         raise Rejected(f'codec jpeg is only for split 0, got split {msg.split}')
     names = model.live_names(msg.split)
     got = [t.name for t in msg.tensors]
@@ -31,4 +33,3 @@ def check_features(model, msg, stop: int) -> list:
                            f'but the message says codec {msg.codec}')
     if not (msg.image_width and msg.image_height and msg.scale_x > 0 and msg.scale_y > 0):
         raise Rejected('missing image size or scale (preprocessing metadata)')
-    return [msg_to_wire(t) for t in msg.tensors]

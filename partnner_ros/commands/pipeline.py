@@ -10,6 +10,7 @@ plan re-evaluated with a profile of this machine at one thread, on a link as fas
 loopback.
 """
 
+import argparse
 import json
 import math
 import os
@@ -20,7 +21,30 @@ from pathlib import Path
 
 import numpy as np
 
-from .processes import log_tail, node_command, spawn, stop
+from ..system.processes import log_tail, node_command, spawn, stop
+
+HELP = 'run a pipeline plan as stage nodes on this machine and measure its throughput against the prediction'
+DESCRIPTION = ('Starts one node per stage of a plan (partnner plan --json), holds each to its '
+               "device's speed with a CPU quota (root), feeds camera frames faster than the "
+               'pipeline takes them, and compares the measured results per second with the '
+               "plan's prediction on this machine.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument('plan', help='a plan file: the output of partnner plan --json')
+    p.add_argument('--algo', default='bnb', help='which plan in the file (default bnb)')
+    p.add_argument('--duration', type=float, default=60.0, help='seconds of camera frames (default 60)')
+    p.add_argument('--warmup', type=float, default=10.0, help='seconds of results not counted (default 10)')
+    p.add_argument('--fps', type=float, default=30.0, help='camera rate, above the pipeline\'s (default 30)')
+    p.add_argument('--codec', default='fp16+lz4', help='codec between stages (default fp16+lz4)')
+    p.add_argument('--no-emulate-speeds', dest='emulate_speeds', action='store_false',
+                   help='run every stage at full speed (no root needed)')
+    p.add_argument('--out', default='results/pipeline', help='logs, per-frame CSV and pipeline.json')
+
+
+def run(args) -> int:
+    return run_pipeline(PipelineOptions(Path(args.plan), args.algo, args.duration, args.warmup, args.fps, args.codec,
+                                        args.emulate_speeds, Path(args.out)))
 
 
 @dataclass
@@ -41,9 +65,9 @@ def predict(plan: dict, blocks, codec: str, log) -> dict:
     """The plan's bottleneck with this machine's one-thread profile and loopback links."""
     import torch
 
-    from .core.models import load_model
-    from .core.pipeline_plan import Cluster, Device, ModelCosts, evaluate, layer_param_bytes
-    from .core.profiler import profile
+    from ..core.model.profiler import profile
+    from ..core.model.zoo import load_model
+    from ..core.multidevice.planner import Cluster, Device, ModelCosts, evaluate, layer_param_bytes
     torch.set_num_threads(1)
     log(f'pipeline: profiling {plan["model"]} on one thread')
     model = load_model(plan['model'])
@@ -59,8 +83,8 @@ def predict(plan: dict, blocks, codec: str, log) -> dict:
 
 
 def run_pipeline(opts: PipelineOptions, log=None) -> int:
-    from .core.pipeline_stages import plan_blocks, stage_nodes
-    from .testbed import cpu_quota
+    from ..core.multidevice.stages import plan_blocks, stage_nodes
+    from ..testbed import cpu_quota
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     plan = json.loads(Path(opts.plan).read_text())
     _, blocks = plan_blocks(plan, opts.algo)
@@ -96,7 +120,8 @@ def run_pipeline(opts: PipelineOptions, log=None) -> int:
         procs['observer'] = spawn(node_command('testbed.observer', opts.namespace, {'out': str(folder)}),
                                   folder / 'observer.log')
         log(f'pipeline: {len(nodes)} stages: ' + ', '.join(
-            f'{nd.name} on {nd.device} (layers {nd.start}..{nd.stop - 1}, speed {speeds[nd.device]:g})' for nd in nodes))
+            f'{nd.name} on {nd.device} (layers {nd.start}..{nd.stop - 1}, speed {speeds[nd.device]:g})'
+            for nd in nodes))
         deadline = time.monotonic() + opts.startup_timeout
         while not (folder / 'ready').exists():
             dead = [k for k, p in procs.items() if p.poll() is not None]
@@ -134,7 +159,8 @@ def run_pipeline(opts: PipelineOptions, log=None) -> int:
           f"frames/s (bottleneck {prediction['bottleneck_ms']:.0f} ms), measured {measured['throughput_fps']:.2f} "
           f"frames/s over {measured['seconds']:.0f} s ({measured['results']} results): "
           f"{result['measured_over_predicted']:.2f}x the prediction (the plan file, with its own profile, "
-          f"predicted {result['plan_predicted']['throughput_fps']:.2f} frames/s); written to {folder / 'pipeline.json'}")
+          f"predicted {result['plan_predicted']['throughput_fps']:.2f} frames/s); "
+          f"written to {folder / 'pipeline.json'}")
     return 0
 
 

@@ -1,0 +1,1 @@
+"""The partnner command line: one module per subcommand."""

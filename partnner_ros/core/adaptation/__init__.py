@@ -1,0 +1,1 @@
+"""Picking the split online: frame records, estimators, policies and cloud health. Imports no torch."""

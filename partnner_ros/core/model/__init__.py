@@ -1,0 +1,1 @@
+"""The split-model library: models as layer graphs, their costs, fingerprints and profiles."""

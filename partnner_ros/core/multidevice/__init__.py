@@ -1,0 +1,1 @@
+"""One model as a pipeline over several devices: costs, cluster, plan search and stage layout."""

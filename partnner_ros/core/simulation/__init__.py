@@ -1,0 +1,1 @@
+"""Link traces and the trace-driven simulator that drives the policies offline."""

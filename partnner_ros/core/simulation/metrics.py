@@ -1,0 +1,58 @@
+"""Metrics of simulated runs: per policy and trace, averaged over traces, as a table."""
+
+import numpy as np
+
+from .simulator import Run, convergence
+
+
+def summarize(runs: dict[str, Run], events: list[float]) -> dict[str, dict]:
+    """Per policy: mean/p95 latency, ratio to the oracle, speedups, switches, convergence."""
+    oracle = runs['oracle'].mean
+    edge = runs['edge_only'].mean if 'edge_only' in runs else float('nan')
+    cloud = runs['cloud_only'].mean if 'cloud_only' in runs else float('nan')
+    out = {}
+    for name, r in runs.items():
+        conv = convergence(r, events)
+        frames = [c[1] for c in conv]
+        seconds = [c[2] for c in conv]
+        out[name] = {
+            'label': r.policy, 'frames': len(r.latency), 'dropped': r.dropped,
+            'mean_ms': r.mean, 'p95_ms': r.p95, 'x_oracle': r.mean / oracle,
+            'speedup_vs_edge_only': edge / r.mean, 'speedup_vs_cloud_only': cloud / r.mean,
+            'switches': r.switches, 'decision_us': r.decision_us,
+            'convergence_events': len(conv),
+            'convergence_frames_median': float(np.median(frames)) if frames else None,
+            'convergence_seconds_median': float(np.median(seconds)) if seconds else None,
+            'convergence_censored': sum(c[3] for c in conv),
+        }
+    return out
+
+
+def format_table(summary: dict[str, dict], title: str) -> str:
+    lines = [title, f"{'policy':<26} {'mean ms':>9} {'p95 ms':>9} {'x oracle':>8} {'vs edge':>8} {'vs cloud':>8} "
+                    f"{'switches':>8} {'conv frames':>11} {'conv s':>7} {'decision':>9}"]
+    for s in summary.values():
+        conv_f = '-' if s['convergence_frames_median'] is None else f"{s['convergence_frames_median']:.0f}"
+        conv_s = '-' if s['convergence_seconds_median'] is None else f"{s['convergence_seconds_median']:.1f}"
+        lines.append(f"{s['label']:<26} {s['mean_ms']:>9.1f} {s['p95_ms']:>9.1f} {s['x_oracle']:>8.2f} "
+                     f"{s['speedup_vs_edge_only']:>7.2f}x {s['speedup_vs_cloud_only']:>7.2f}x {s['switches']:>8} "
+                     f"{conv_f:>11} {conv_s:>7} {s['decision_us']:>7.0f}us")
+    return '\n'.join(lines)
+
+
+def aggregate(summaries: list[dict[str, dict]]) -> dict[str, dict]:
+    """Average the per-trace summaries of one configuration (means of ratios)."""
+    out = {}
+    for name in summaries[0]:
+        rows = [s[name] for s in summaries]
+        conv = [r['convergence_frames_median'] for r in rows if r['convergence_frames_median'] is not None]
+        conv_s = [r['convergence_seconds_median'] for r in rows if r['convergence_seconds_median'] is not None]
+        out[name] = {
+            'label': name, 'traces': len(rows),
+            **{k: float(np.mean([r[k] for r in rows])) for k in (
+                'mean_ms', 'p95_ms', 'x_oracle', 'speedup_vs_edge_only', 'speedup_vs_cloud_only', 'decision_us')},
+            'switches': int(sum(r['switches'] for r in rows)),
+            'convergence_frames_median': float(np.median(conv)) if conv else None,
+            'convergence_seconds_median': float(np.median(conv_s)) if conv_s else None,
+        }
+    return out

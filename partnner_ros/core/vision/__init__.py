@@ -1,0 +1,1 @@
+"""Camera frames in, model input and results out: sources, pre- and postprocessing."""

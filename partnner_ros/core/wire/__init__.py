@@ -1,0 +1,1 @@
+"""What crosses the link: codecs and their limits, feature checks, and frames in flight."""

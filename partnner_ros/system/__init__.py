@@ -1,0 +1,1 @@
+"""Running the system as processes: spawn, wait until ready, stop."""

@@ -12,10 +12,8 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import numpy as np
 
 HELP = 'run camera, edge, cloud, manager and overlay as processes over DDS'
 
@@ -49,6 +47,8 @@ def run(args) -> int:
 
 @dataclass
 class DemoOptions:
+    """What ``partnner demo`` runs: its command-line options."""
+
     frames: int = 60
     policy: str = 'partnner'
     split: int | None = None
@@ -64,95 +64,36 @@ class DemoOptions:
     json: bool = False
 
 
-@dataclass
-class FrameOutcome:
-    seq: int
-    status: int
-    split: int
-    e2e_ms: float
-    edge_ms: float
-    cloud_ms: float
-    compute_ms: float
-    codec_ms: float
-    payload_bytes: int
-    error: str = ''
-
-
-@dataclass
-class Observer:
-    outcomes: dict = field(default_factory=dict)
-    state: object = None
-    overlay: object = None
-
-
-def _summarise(opts: DemoOptions, obs: Observer, frames_in: int, model_note: str) -> dict:
+def _summarise(opts: DemoOptions, ledger, frames_in: int, model_note: str) -> dict:
     from ..core.adaptation.frames import Status
-    outcomes = [obs.outcomes[k] for k in sorted(obs.outcomes)]
-    ok = [o for o in outcomes if o.status == Status.OK]
-    per_split = {}
-    for k in sorted({o.split for o in ok}):
-        at = [o for o in ok if o.split == k]
-        per_split[str(k)] = {
-            'frames': len(at),
-            'e2e_mean_ms': float(np.mean([o.e2e_ms for o in at])),
-            'edge_ms': float(np.mean([o.edge_ms for o in at])),
-            'cloud_ms': float(np.mean([o.cloud_ms for o in at])),
-            'compute_ms': float(np.mean([o.compute_ms for o in at])),
-            'overhead_ms': float(np.mean([o.e2e_ms - o.compute_ms for o in at])),
-            'codec_ms': float(np.mean([o.codec_ms for o in at])),
-            'transfer_ms': float(np.mean([max(0.0, o.e2e_ms - o.edge_ms - o.cloud_ms) for o in at])),
-            'payload_bytes': float(np.mean([o.payload_bytes for o in at])),
-        }
-    e2e = [o.e2e_ms for o in ok]
-    count = {s: sum(1 for o in outcomes if o.status == s) for s in Status}
+    latency = ledger.latency()
+    count = ledger.counts
     return {
         'model': opts.model, 'weights': opts.weights or None, 'note': model_note, 'policy': opts.policy,
         'frames_in': frames_in, 'results_out': count[Status.OK], 'dropped': count[Status.DROPPED],
         'lost': count[Status.LOST], 'rejected': count[Status.REJECTED], 'failed': count[Status.FAILED],
-        'no_outcome': max(0, frames_in - len(outcomes)),
-        'per_split': per_split,
-        'e2e_mean_ms': float(np.mean(e2e)) if e2e else None,
-        'e2e_p95_ms': float(np.percentile(e2e, 95)) if e2e else None,
-        'errors': sorted({o.error for o in outcomes if o.error}),
+        'no_outcome': max(0, frames_in - len(ledger)), 'probes': ledger.probes,
+        'per_split': {str(k): asdict(v) for k, v in ledger.per_split().items()},
+        'e2e_mean_ms': latency[0] if latency else None,
+        'e2e_p95_ms': latency[1] if latency else None,
+        'errors': ledger.errors(),
     }
 
 
-def _write_outputs(opts: DemoOptions, obs: Observer, summary: dict) -> dict:
+def _write_outputs(opts: DemoOptions, ledger, state, overlay, summary: dict) -> dict:
     import cv2
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
-    from ..core.adaptation.frames import Status
     from ..nodes.image_conversion import image_to_rgb8
     opts.out.mkdir(parents=True, exist_ok=True)
     written = {}
-    if obs.overlay is not None:
+    if overlay is not None:
         path = opts.out / 'overlay.png'
-        cv2.imwrite(str(path), cv2.cvtColor(image_to_rgb8(obs.overlay), cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(path), cv2.cvtColor(image_to_rgb8(overlay), cv2.COLOR_RGB2BGR))
         written['overlay_image'] = str(path)
-    ok = [o for o in sorted(obs.outcomes.values(), key=lambda o: o.seq) if o.status == Status.OK]
+    ok = ledger.ok()
     if ok:
-        fig, ax = plt.subplots(figsize=(9, 4))
-        seqs = [o.seq for o in ok]
-        ax.plot(seqs, [o.e2e_ms for o in ok], '.-', label='end-to-end')
-        ax.plot(seqs, [o.compute_ms for o in ok], '.', alpha=0.6, label='compute (edge + cloud)')
-        ax.set_xlabel('frame')
-        ax.set_ylabel('ms')
-        ax2 = ax.twinx()
-        ax2.step(seqs, [o.split for o in ok], where='post', color='tab:red', alpha=0.5, label='split')
-        ax2.set_ylabel('split', color='tab:red')
-        if obs.state is not None and obs.state.num_layers:
-            ax2.set_ylim(-0.5, obs.state.num_layers + 0.5)
-        ax2.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(f"{opts.model}, policy {opts.policy}: mean {summary['e2e_mean_ms']:.0f} ms, "
-                     f"p95 {summary['e2e_p95_ms']:.0f} ms")
-        ax.legend(loc='upper left')
-        fig.tight_layout()
         path = opts.out / 'latency.png'
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        _plot_latency(opts, ok, state.num_layers if state is not None else 0, summary, path)
         written['latency_plot'] = str(path)
     path = opts.out / 'summary.json'
     path.write_text(json.dumps({**summary, **written}, indent=2))
@@ -160,112 +101,127 @@ def _write_outputs(opts: DemoOptions, obs: Observer, summary: dict) -> dict:
     return written
 
 
+def _plot_latency(opts: DemoOptions, ok: list, num_layers: int, summary: dict, path: Path) -> None:
+    """End-to-end and compute latency of every frame served, with its split."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+    fig, ax = plt.subplots(figsize=(9, 4))
+    seqs = [r.seq for r in ok]
+    ax.plot(seqs, [r.e2e_ms for r in ok], '.-', label='end-to-end')
+    ax.plot(seqs, [r.edge_compute_ms + r.cloud_compute_ms for r in ok], '.', alpha=0.6,
+            label='compute (edge + cloud)')
+    ax.set_xlabel('frame')
+    ax.set_ylabel('ms')
+    ax2 = ax.twinx()
+    ax2.step(seqs, [r.split for r in ok], where='post', color='tab:red', alpha=0.5, label='split')
+    ax2.set_ylabel('split', color='tab:red')
+    if num_layers:
+        ax2.set_ylim(-0.5, num_layers + 0.5)
+    ax2.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(f"{opts.model}, policy {opts.policy}: mean {summary['e2e_mean_ms']:.0f} ms, "
+                 f"p95 {summary['e2e_p95_ms']:.0f} ms")
+    ax.legend(loc='upper left')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _node_params(opts: DemoOptions) -> list[tuple[str, dict]]:
+    model = {'model': opts.model, 'threads': opts.threads}
+    if opts.weights:
+        model['weights'] = opts.weights
+    manager = {'policy': opts.policy}
+    edge = {**model, 'codec': opts.codec}
+    if opts.split is not None:
+        manager['split'] = opts.split
+        edge['split'] = opts.split
+    return [('cloud', model), ('edge', edge), ('partition_manager', manager), ('overlay', {})]
+
+
 def run_demo(opts: DemoOptions) -> int:
     import rclpy
     from sensor_msgs.msg import Image
 
-    from ..core.adaptation.frames import cloud_ms, edge_ms
-    from ..msg import FrameTiming, PartitionState
     from ..nodes import qos
-    from ..system.processes import log_tail, node_command, spawn, stop
+    from ..system.session import Session, SessionError
 
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     log = sys.stderr
-    tty = log.isatty()
     log_dir = opts.out / 'logs'
-    log_dir.mkdir(parents=True, exist_ok=True)
-    model_params = {'model': opts.model, 'threads': opts.threads}
-    if opts.weights:
-        model_params['weights'] = opts.weights
-    manager_params = {'policy': opts.policy}
-    edge_params = {**model_params, 'codec': opts.codec}
-    if opts.split is not None:
-        manager_params['split'] = opts.split
-        edge_params['split'] = opts.split
-    procs = {}
-    obs = Observer()
     rclpy.init()
-    node = rclpy.create_node('demo', namespace=opts.namespace)
-    clock = node.get_clock()
-
-    def on_timing(msg):
-        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        obs.outcomes[msg.frame_seq] = FrameOutcome(
-            msg.frame_seq, msg.status, msg.split, (clock.now().nanoseconds - stamp) / 1e6, edge_ms(msg),
-            cloud_ms(msg), msg.edge_compute_ms + msg.cloud_compute_ms, msg.edge_encode_ms + msg.cloud_decode_ms,
-            msg.payload_bytes, msg.error)
-
-    timing_sub = node.create_subscription(FrameTiming, 'frame_timing', on_timing, qos.RESULTS)
-    node.create_subscription(PartitionState, 'partition_state', lambda m: setattr(obs, 'state', m), qos.STATE)
-    node.create_subscription(Image, 'overlay', lambda m: setattr(obs, 'overlay', m), qos.IMAGE_SUB)
+    session = Session(opts.namespace, log_dir, node_name='demo', log_level='warn')
+    overlay = []
+    session.node.create_subscription(Image, 'overlay', overlay.append, qos.IMAGE_SUB)
     interrupted = False
-    frames_in = 0
     try:
-        for module, params in (('cloud', model_params), ('edge', edge_params),
-                               ('partition_manager', manager_params), ('overlay', {})):
-            procs[module] = spawn(node_command(module, opts.namespace, params), log_dir / f'{module}.log')
+        for module, params in _node_params(opts):
+            session.start(module, params)
         print(f'demo: starting edge, cloud, partition manager and overlay ({opts.model}) in {opts.namespace}; '
               f'logs in {log_dir}', file=log)
         started = time.monotonic()
-        deadline = started + opts.startup_timeout
-        # ready: the manager sees the edge and a live cloud, and we hear both the edge's and the
-        # cloud's frame records (a record published before discovery matched would be missed)
-        while not (obs.state is not None and obs.state.num_layers and obs.state.cloud_alive
-                   and timing_sub.get_publisher_count() >= 2):
-            rclpy.spin_once(node, timeout_sec=0.1)
-            dead = [k for k, p in procs.items() if p.poll() is not None]
-            if dead or time.monotonic() > deadline:
-                why = f'{", ".join(dead)} exited' if dead else f'not ready after {opts.startup_timeout:.0f} s'
-                tail = ''.join(log_tail(log_dir / f'{d}.log') for d in dead)
-                print(f'demo: {why}. See {log_dir}.\n{tail}', file=log)
-                return 1
+        session.wait_ready(opts.startup_timeout)
+        state = session.watch.state
         random_note = ('random weights: detections are meaningless; pass --weights FILE.pt for real ones'
                        if not opts.weights else f'weights from {opts.weights}')
         print(f'demo: ready after {time.monotonic() - started:.1f} s: {opts.model} ({random_note}), '
-              f'{obs.state.num_layers} layers, policy {opts.policy}, split {obs.state.split}', file=log)
-        procs['camera_source'] = spawn(node_command('camera_source', opts.namespace, {
+              f'{state.num_layers} layers, policy {opts.policy}, split {state.split}', file=log)
+        session.start('camera_source', {
             'source': opts.source, 'max_frames': opts.frames, 'pace_by_results': True, 'rate': 30.0,
-            'pace_timeout': opts.frame_timeout, 'loop': True, 'min_subscribers': 2}), log_dir / 'camera_source.log')
-        last_progress = time.monotonic()
-        while opts.frames == 0 or len(obs.outcomes) < opts.frames:
-            rclpy.spin_once(node, timeout_sec=0.05)
-            done = len(obs.outcomes)
-            if done != frames_in:
-                frames_in, last_progress = done, time.monotonic()
-                latest = obs.outcomes[max(obs.outcomes)]
-                ok = [o.e2e_ms for o in obs.outcomes.values() if o.status == 0]
-                line = (f'frames {done}/{opts.frames or "∞"} | split {latest.split:>3} | e2e last '
-                        f'{latest.e2e_ms:7.1f} ms, mean {np.mean(ok) if ok else 0:7.1f} ms | '
-                        f'lost {sum(o.status == 2 for o in obs.outcomes.values())}')
-                if tty:
-                    print(f'\r{line}', end='', file=log, flush=True)
-                elif done % 10 == 0 or done == opts.frames:
-                    print(line, file=log, flush=True)
-            if time.monotonic() - last_progress > opts.frame_timeout + 5:
-                print(f'{chr(10) * tty}demo: no frame finished for {opts.frame_timeout + 5:.0f} s; stopping', file=log)
-                break
-            dead = [k for k, p in procs.items() if p.poll() is not None and k != 'camera_source']
-            if dead:
-                print(f'{chr(10) * tty}demo: {", ".join(dead)} exited; see {log_dir}', file=log)
-                break
-        if tty:
-            print(file=log)
+            'pace_timeout': opts.frame_timeout, 'loop': True, 'min_subscribers': 2})
+        _follow_frames(opts, session, log)
+    except SessionError as e:
+        print(f'demo: {e}', file=log)
+        return 1
     except KeyboardInterrupt:
         interrupted = True
         print('\ndemo: interrupted', file=log)
     finally:
-        stop(procs.values())
-        node.destroy_node()
+        session.close()
         rclpy.try_shutdown()
-    frames_in = opts.frames if opts.frames and not interrupted else len(obs.outcomes)
+    ledger = session.watch.ledger
+    frames_in = opts.frames if opts.frames and not interrupted else len(ledger)
     note = 'random weights' if not opts.weights else f'weights from {opts.weights}'
-    summary = _summarise(opts, obs, frames_in, note)
-    written = _write_outputs(opts, obs, summary)
+    summary = _summarise(opts, ledger, frames_in, note)
+    written = _write_outputs(opts, ledger, session.watch.state, overlay[-1] if overlay else None, summary)
     if opts.json:
         print(json.dumps({**summary, **written}, indent=2))
     else:
         _print_summary(summary, written)
     return 0 if summary['results_out'] + summary['dropped'] == summary['frames_in'] else 1
+
+
+def _follow_frames(opts: DemoOptions, session, log) -> None:
+    """Spin until every frame has an outcome, showing progress; stop early if frames stop
+    finishing or a node exits.
+    """
+    from ..core.adaptation.frames import Status
+    ledger, tty = session.watch.ledger, log.isatty()
+    seen, last_progress = 0, time.monotonic()
+    while opts.frames == 0 or len(ledger) < opts.frames:
+        session.spin_for(0.05)
+        done = len(ledger)
+        if done != seen:
+            seen, last_progress = done, time.monotonic()
+            latest = next(reversed(ledger.frames.values()))
+            latency = ledger.latency()
+            line = (f'frames {done}/{opts.frames or "∞"} | split {latest.split:>3} | e2e last '
+                    f'{latest.e2e_ms:7.1f} ms, mean {latency[0] if latency else 0:7.1f} ms | '
+                    f'lost {ledger.counts[Status.LOST]}')
+            if tty:
+                print(f'\r{line}', end='', file=log, flush=True)
+            elif done % 10 == 0 or done == opts.frames:
+                print(line, file=log, flush=True)
+        if time.monotonic() - last_progress > opts.frame_timeout + 5:
+            print(f'{chr(10) * tty}demo: no frame finished for {opts.frame_timeout + 5:.0f} s; stopping', file=log)
+            break
+        dead = [k for k, p in session.procs.items() if p.poll() is not None and k != 'camera_source']
+        if dead:
+            print(f'{chr(10) * tty}demo: {", ".join(dead)} exited; see {session.log_dir}', file=log)
+            break
+    if tty:
+        print(file=log)
 
 
 def _print_summary(s: dict, written: dict) -> None:
@@ -277,7 +233,7 @@ def _print_summary(s: dict, written: dict) -> None:
     print(f"{'split':>5} {'frames':>6} {'e2e ms':>8} {'edge ms':>8} {'cloud ms':>8} {'compute':>8} "
           f"{'overhead':>8} {'codec':>6} {'transfer':>8} {'bytes':>9}")
     for k, v in s['per_split'].items():
-        print(f"{k:>5} {v['frames']:>6} {v['e2e_mean_ms']:>8.1f} {v['edge_ms']:>8.1f} {v['cloud_ms']:>8.1f} "
+        print(f"{k:>5} {v['frames']:>6} {v['e2e_ms']:>8.1f} {v['edge_ms']:>8.1f} {v['cloud_ms']:>8.1f} "
               f"{v['compute_ms']:>8.1f} {v['overhead_ms']:>8.1f} {v['codec_ms']:>6.1f} {v['transfer_ms']:>8.1f} "
               f"{v['payload_bytes']:>9.0f}")
     print("edge/cloud ms: each side's own time;"

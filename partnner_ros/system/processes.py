@@ -55,6 +55,7 @@ def _signal(p: subprocess.Popen, sig: int) -> None:
 
 
 def log_tail(path: Path, lines: int = 5) -> str:
+    """The last ``lines`` lines of a log file ('' if there is none)."""
     try:
         return ''.join(Path(path).read_text(errors='replace').splitlines(keepends=True)[-lines:])
     except FileNotFoundError:

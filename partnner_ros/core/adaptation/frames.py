@@ -40,11 +40,29 @@ class FrameRecord:
     edge_layer_ms: tuple = ()
     cloud_layer_ms: tuple = ()
     probe: bool = False
+    error: str = ''
 
     @property
     def transfer_ms(self) -> float:
         """Time on the wire (both ways) and in transport: e2e minus both sides' own work."""
         return max(0.0, self.e2e_ms - self.edge_ms - self.cloud_ms)
+
+
+def stamp_ns(stamp) -> int:
+    """A ROS time (builtin_interfaces/Time: sec, nanosec) in nanoseconds."""
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def record_from_timing(timing, arrival_ns: int) -> FrameRecord:
+    """A FrameTiming message, received at ``arrival_ns`` on the robot's clock, as a record.
+    End-to-end latency is that arrival minus the camera stamp: both on the robot.
+    """
+    return FrameRecord(
+        timing.frame_seq, timing.split, Status(timing.status), timing.payload_bytes,
+        (arrival_ns - stamp_ns(timing.header.stamp)) / 1e6, edge_ms(timing), cloud_ms(timing),
+        edge_compute_ms=timing.edge_compute_ms, cloud_compute_ms=timing.cloud_compute_ms,
+        codec_ms=timing.edge_encode_ms + timing.cloud_decode_ms, edge_layer_ms=tuple(timing.edge_layer_ms),
+        cloud_layer_ms=tuple(timing.cloud_layer_ms), probe=timing.probe, error=timing.error)
 
 
 def edge_ms(timing) -> float:

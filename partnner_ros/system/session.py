@@ -1,0 +1,169 @@
+"""A running system as one rclpy node sees it, and the node processes that make it up.
+
+:class:`SystemWatch` follows a system from any node: its frames (through a
+:class:`~partnner_ros.core.adaptation.ledger.FrameLedger`), the manager's partition
+state and the edge's diagnostics, and says whether the system is ready for camera
+frames. :class:`Session` adds the processes: it starts nodes in a namespace, waits
+until they are ready, and stops them. The demo, the bench observer and the tests
+share both.
+"""
+
+import signal
+import time
+from pathlib import Path
+
+from diagnostic_msgs.msg import DiagnosticArray
+
+from ..core.adaptation.ledger import FrameLedger
+from ..msg import FrameTiming, PartitionState
+from ..nodes import qos
+from .processes import log_tail, node_command, spawn, stop
+
+
+class SessionError(RuntimeError):
+    """The system did not get where it was awaited: a node exited, or time ran out."""
+
+
+class SystemWatch:
+    """Subscribes ``node`` to the system's frame records, partition state and
+    /diagnostics. ``on_frame(record, msg)`` sees every frame's record (not probes).
+    """
+
+    def __init__(self, node, on_frame=None, on_state=None):
+        self.node = node
+        self.ledger = FrameLedger()
+        self.state: PartitionState | None = None
+        self.states: list[tuple[float, PartitionState]] = []  # (monotonic arrival, state)
+        self.diagnostics: dict[str, tuple[float, dict[str, str]]] = {}  # node -> (monotonic arrival, values)
+        self._on_frame = on_frame
+        self._on_state = on_state
+        self.timing_sub = node.create_subscription(FrameTiming, 'frame_timing', self._timing, qos.RESULTS)
+        node.create_subscription(PartitionState, 'partition_state', self._state, qos.STATE)
+        node.create_subscription(DiagnosticArray, '/diagnostics', self._diagnostics, 50)
+
+    def _timing(self, msg: FrameTiming) -> None:
+        record = self.ledger.add(msg, self.node.get_clock().now().nanoseconds)
+        if record is not None and self._on_frame is not None:
+            self._on_frame(record, msg)
+
+    def _state(self, msg: PartitionState) -> None:
+        self.state = msg
+        self.states.append((time.monotonic(), msg))
+        if self._on_state is not None:
+            self._on_state(msg)
+
+    def _diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            self.diagnostics[status.hardware_id] = (time.monotonic(), {kv.key: kv.value for kv in status.values})
+
+    def edge_value(self, key: str, edge: str = 'edge') -> str | None:
+        """A value from the edge's last /diagnostics status."""
+        entry = self.diagnostics.get(self._fqn(edge))
+        return entry[1].get(key) if entry else None
+
+    def _fqn(self, name: str) -> str:
+        ns = self.node.get_namespace().rstrip('/')
+        return f'{ns}/{name}'
+
+    def not_ready(self, since: float, split: int | None = None, camera: bool = False,
+                  edge: str = 'edge') -> str | None:
+        """Why the system cannot take camera frames yet, or None when it can.
+
+        Ready: the manager sees the edge and a live cloud (at ``split``, if given);
+        both the edge's and the cloud's frame records reach this node; and the edge,
+        in a status sent after ``since`` (monotonic), has matched the cloud (and, with
+        ``camera``, a camera). DDS matches each side on its own, so a frame sent
+        before the edge's side is done is lost, or served on the edge.
+        """
+        s = self.state
+        if s is None or not s.num_layers:
+            return 'the manager has not seen the edge'
+        if not s.cloud_alive:
+            return 'the manager sees no live cloud'
+        if split is not None and s.split != split:
+            return f'the split is {s.split}, not yet {split}'
+        if self.timing_sub.get_publisher_count() < 2:
+            return "the edge's and the cloud's frame records are not both matched"
+        at, values = self.diagnostics.get(self._fqn(edge), (0.0, {}))
+        if at <= since:
+            return 'no fresh status from the edge'
+        if values.get('cloud_matched') != 'True':
+            return 'the edge has not matched the cloud'
+        if camera and int(values.get('cameras', 0)) < 1:
+            return 'the edge has not matched the camera'
+        return None
+
+
+class Session:
+    """Node processes in one namespace, watched by an rclpy node of the caller's.
+    rclpy must be initialised; :meth:`close` stops everything.
+    """
+
+    def __init__(self, namespace: str, log_dir: Path, node_name: str = 'session', log_level: str = 'info',
+                 on_frame=None):
+        import rclpy
+        self._rclpy = rclpy
+        self.namespace = namespace
+        self.log_dir = Path(log_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_level = log_level
+        self.procs: dict = {}
+        self.node = rclpy.create_node(node_name, namespace=namespace)
+        self.watch = SystemWatch(self.node, on_frame=on_frame)
+
+    def start(self, module: str, params: dict, name: str | None = None, remap: dict | None = None):
+        """Start ``partnner_ros.nodes.<module>`` (``name`` renames the node, ``remap`` maps topics)."""
+        argv = node_command(module, self.namespace, params, self.log_level)
+        if name:
+            argv += ['-r', f'__node:={name}']
+        for old, new in (remap or {}).items():
+            argv += ['-r', f'{old}:={new}']
+        key = name or module.rsplit('.', 1)[-1]
+        self.procs[key] = spawn(argv, self.log_dir / f'{key}-{len(self.procs)}.log')
+        return self.procs[key]
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal one node's process group and wait for it."""
+        stop([self.procs.pop(name)], grace_s=0.0 if sig == signal.SIGKILL else 5.0)
+
+    def close(self) -> None:
+        """Stop every node (SIGINT, then SIGKILL) and destroy the watching node."""
+        stop(self.procs.values())
+        self.procs.clear()
+        self.node.destroy_node()
+
+    def logs(self, lines: int = 40) -> str:
+        """The tail of every node's log."""
+        return '\n'.join(f'--- {p.name}\n{log_tail(p, lines)}' for p in sorted(self.log_dir.glob('*.log')))
+
+    def spin_until(self, predicate, timeout: float, what: str = 'condition', ignore=()) -> None:
+        """Spin until ``predicate()``; :class:`SessionError` if a node (not in ``ignore``)
+        exits or ``timeout`` passes first.
+        """
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            dead = [k for k, p in self.procs.items() if k not in ignore and p.poll() is not None]
+            if dead:
+                raise SessionError(f'{", ".join(dead)} exited while waiting for {what}\n{self.logs()}')
+            if time.monotonic() > deadline:
+                raise SessionError(f'timed out after {timeout:.0f} s waiting for {what}\n{self.logs()}')
+            self._rclpy.spin_once(self.node, timeout_sec=0.02)
+
+    def spin_for(self, seconds: float) -> None:
+        """Spin the watching node for ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self._rclpy.spin_once(self.node, timeout_sec=0.02)
+
+    def wait_ready(self, timeout: float, split: int | None = None, camera: bool = False) -> None:
+        """Until :meth:`SystemWatch.not_ready` says ready (see there)."""
+        since = time.monotonic()
+        reason = ['']
+
+        def ready() -> bool:
+            reason[0] = self.watch.not_ready(since, split, camera) or ''
+            return not reason[0]
+        try:
+            self.spin_until(ready, timeout, 'the system to be ready')
+        except SessionError as e:
+            raise SessionError(f'{e.args[0].splitlines()[0]} ({reason[0]})\n{self.logs()}') from None

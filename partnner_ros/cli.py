@@ -12,6 +12,7 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``partnner`` argument parser, with one subparser per command module."""
     parser = argparse.ArgumentParser(
         prog='partnner', description='Adaptive edge/cloud split inference for vision DNNs (PArtNNer) on ROS 2.')
     sub = parser.add_subparsers(dest='command', required=True, title='commands', metavar='COMMAND')
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run the ``partnner`` command; returns its exit code (2 for a missing file or bad value, 130 on Ctrl-C)."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

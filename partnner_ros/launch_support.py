@@ -11,10 +11,14 @@ from .core.adaptation.policies import POLICIES
 
 
 def share(*parts: str) -> str:
+    """The path of ``parts`` inside the installed partnner_ros share directory."""
     return str(Path(get_package_share_directory('partnner_ros'), *parts))
 
 
 def common_arguments() -> list:
+    """The launch arguments every launch file declares (model, policy, params file, DDS profile, ...),
+    and FASTDDS_DEFAULT_PROFILES_FILE set from ``dds_profile``.
+    """
     return [
         DeclareLaunchArgument('namespace', default_value='', description='namespace of every node'),
         DeclareLaunchArgument('model', default_value='yolov8n',
@@ -52,6 +56,7 @@ def overrides(context, *names: str) -> dict:
 
 
 def node(context, executable: str, name: str, params: dict, remap_image: bool = False) -> Node:
+    """A partnner_ros node with the params file and ``params``; remaps ``image_raw`` to image_topic if asked."""
     remappings = [('image_raw', LaunchConfiguration('image_topic').perform(context))] if remap_image else []
     return Node(package='partnner_ros', executable=executable, name=name,
                 namespace=LaunchConfiguration('namespace').perform(context), output='screen',

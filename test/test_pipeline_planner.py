@@ -10,20 +10,12 @@ import numpy as np
 import pytest
 
 from partnner_ros.commands.plan_bench import BenchConfig, markdown, paper_cluster, run_bench
-from partnner_ros.core.multidevice.planner import (
-    MB,
-    Cluster,
-    Device,
-    ModelCosts,
-    acceleration_region,
-    branch_and_bound,
-    dynamic_programming,
-    evaluate,
-    exhaustive,
-    greedy,
-    layer_param_bytes,
-    random_plan,
-)
+from partnner_ros.core.multidevice.acceleration import acceleration_region
+from partnner_ros.core.multidevice.branch_and_bound import branch_and_bound
+from partnner_ros.core.multidevice.cluster import Cluster, Device
+from partnner_ros.core.multidevice.costs import MB, ModelCosts, layer_param_bytes
+from partnner_ros.core.multidevice.plan import evaluate
+from partnner_ros.core.multidevice.search import dynamic_programming, exhaustive, greedy, random_plan
 
 CONFIG = Path(__file__).resolve().parent.parent / 'config'
 

@@ -96,6 +96,12 @@ def test_detector_pipeline_runs_on_a_real_photo(get_model):
         for d in dets:
             x1, y1, x2, y2 = d.box
             assert 0 <= x1 <= x2 <= image.shape[1] and 0 <= y1 <= y2 <= image.shape[0]
-    classes = get_model('resnet18').postprocess(get_model('resnet18').forward(
-        get_model('resnet18').preprocess(image)[0]), None)
-    assert len(classes) == 5 and get_model('resnet18').label(classes[0].class_id)
+
+
+def test_classifier_pipeline_reports_top_k_on_a_real_photo(get_model):
+    from partnner_ros.core.model.profiler import sample_image
+    model = get_model('resnet18')
+    classes = model.postprocess(model.forward(model.preprocess(sample_image())[0]), None)
+    scores = [c.score for c in classes]
+    assert len(classes) == 5 and scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1 + 1e-6
+    assert len({model.label(c.class_id) for c in classes}) == 5

@@ -1,5 +1,6 @@
 """The live partition manager with the partnner policy moves the split when the
-machines change: real nodes over DDS, with the robot and the server made slower
+machines change: real nodes over DDS. The server is made slower by the cloud's
+``layer_delay_ms`` (any user) and, as a robot and a server of different speeds,
 by cgroup CPU quotas (root only; skipped otherwise)."""
 
 import pytest
@@ -9,8 +10,22 @@ from partnner_ros.testbed import cpu_quota
 
 MODEL = 'resnet18'
 
-pytestmark = pytest.mark.skipif(cpu_quota.unavailable() is not None,
-                                reason=f'needs CPU quotas: {cpu_quota.unavailable()}')
+needs_quotas = pytest.mark.skipif(cpu_quota.unavailable() is not None,
+                                  reason=f'needs CPU quotas: {cpu_quota.unavailable()}')
+
+
+@pytest.fixture
+def peers(ros, tmp_path):
+    """A robot slowed by 3 ms a layer (about 5x) and a server that is not (no quotas)."""
+    s = System(tmp_path, model=MODEL, threads=1)
+    try:
+        s.start('cloud')
+        s.start('edge', codec='fp16+lz4', layer_delay_ms=3.0)
+        s.start('partition_manager', policy='partnner')
+        s.wait_ready()
+        yield s
+    finally:
+        s.stop()
 
 
 @pytest.fixture
@@ -40,6 +55,26 @@ def settle(system, photos, frames: int) -> list[int]:
     return [system.timings[s].split for s in range(start, start + frames)]
 
 
+def test_partnner_moves_the_split_off_a_slowed_server_and_back(peers, photos):
+    n = peers.state().num_layers
+    splits = settle(peers, photos, 15)
+    assert splits[-5:] == [0] * 5, splits  # the slow robot sends the image
+    fast = peers.state()
+    assert fast.edge_model_ms > 2 * fast.cloud_model_ms > 0
+
+    assert peers.set_params('cloud', layer_delay_ms=8.0)[0].successful  # the server, about 10x slower
+    splits = settle(peers, photos, 15)
+    moved = next(i for i, k in enumerate(splits) if k > 0)
+    assert moved <= 8 and all(k > 0 for k in splits[-5:]), splits
+    slowed = peers.state()
+    assert slowed.cloud_model_ms > 4 * fast.cloud_model_ms and 'predicted' in slowed.reason
+
+    assert peers.set_params('cloud', layer_delay_ms=0.0)[0].successful
+    splits = settle(peers, photos, 20)
+    assert splits[-8:].count(0) >= 6 and max(splits[-8:]) < n // 4, splits
+
+
+@needs_quotas
 def test_partnner_follows_the_server_load(system, photos):
     n = system.state().num_layers
     # a slow robot on a fast link: the image goes to the server

@@ -1,15 +1,19 @@
 """The live system with yolov8n: real nodes as processes, real messages over DDS."""
 
 import dataclasses
+import time
 
 import numpy as np
 import pytest
+import rclpy
+from rclpy.qos import DurabilityPolicy
 from ros_system import System
 
 from partnner_ros.core.adaptation.frames import Status
 from partnner_ros.core.vision.postprocess import DetectionSettings
 from partnner_ros.core.wire import codec
-from partnner_ros.msg import Features
+from partnner_ros.msg import Features, PartitionState
+from partnner_ros.nodes import qos
 from partnner_ros.nodes.messages import wire_to_msg
 
 MODEL = 'yolov8n'
@@ -124,10 +128,8 @@ def test_malformed_features_are_rejected_and_the_next_frame_served(system, local
     start = len(system.sent_headers)
     system.run_frames([photos[0]])
     assert system.timings[start].status == Status.OK
-    cloud = f'{system.ns}/cloud'
-    system.spin_until(lambda: cloud in system.diagnostics and any(
-        kv.key == 'rejected' and kv.value == '4' for kv in system.diagnostics[cloud].values), 5,
-        'the cloud diagnostics to count 4 rejections')
+    system.spin_until(lambda: system.diagnostic('cloud').get('rejected') == '4', 5,
+                      'the cloud diagnostics to count 4 rejections')
     log = next(system.log_dir.glob('cloud-*.log')).read_text()
     assert log.count('foreign model') == 1  # logged once per kind
 
@@ -144,14 +146,29 @@ def test_bad_parameters_are_rejected_and_the_node_keeps_serving(system, photos):
 
 
 def test_diagnostics_from_edge_cloud_and_manager(system):
-    names = {f'{system.ns}/{n}' for n in ('edge', 'cloud', 'partition_manager')}
-    system.spin_until(lambda: names <= set(system.diagnostics), 5, 'diagnostics from all three nodes')
-    edge = {kv.key: kv.value for kv in system.diagnostics[f'{system.ns}/edge'].values}
+    names = ('edge', 'cloud', 'partition_manager')
+    system.spin_until(lambda: all(system.diagnostic(n) for n in names), 5, 'diagnostics from all three nodes')
+    edge = system.diagnostic('edge')
     assert edge['model'] == MODEL and int(edge['frames_in']) > 0 and edge['cameras'] == '1'
 
 
-def test_state_is_latched_with_statistics(system):
-    state = system.state()
-    assert state.policy == 'fixed' and state.num_layers == N_LAYERS and state.frames_done > 0
+def test_state_is_latched_with_statistics(system, photos):
+    """A node that subscribes after the state was published gets it at once, with the
+    statistics of the frames served so far."""
+    system.run_frames([photos[0], photos[1]])
+    system.spin_until(lambda: system.state().frames_done >= 2, 5, 'the manager to count the frames')
+    late = rclpy.create_node('late_subscriber', namespace=system.ns)
+    try:
+        offered = late.get_publishers_info_by_topic(f'{system.ns}/partition_state')
+        assert [i.qos_profile.durability for i in offered] == [DurabilityPolicy.TRANSIENT_LOCAL]
+        got = []
+        late.create_subscription(PartitionState, 'partition_state', got.append, qos.STATE)
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            rclpy.spin_once(late, timeout_sec=0.02)
+    finally:
+        late.destroy_node()
+    state = got[0]
+    assert state.policy == 'fixed' and state.num_layers == N_LAYERS and state.frames_done >= 2
     assert state.e2e_mean_ms > 0 and state.e2e_p95_ms >= state.e2e_mean_ms * 0.5
     assert state.model_fingerprint == system.get_param('edge', 'model_fingerprint')

@@ -49,6 +49,8 @@ def run(args) -> int:
 
 @dataclass
 class PipelineOptions:
+    """What ``partnner pipeline`` runs: the plan file and algorithm, the camera's rate and duration, where to write."""
+
     plan: Path
     algo: str = 'bnb'
     duration: float = 60.0
@@ -67,7 +69,9 @@ def predict(plan: dict, blocks, codec: str, log) -> dict:
 
     from ..core.model.profiler import profile
     from ..core.model.zoo import load_model
-    from ..core.multidevice.planner import Cluster, Device, ModelCosts, evaluate, layer_param_bytes
+    from ..core.multidevice.cluster import Cluster, Device
+    from ..core.multidevice.costs import ModelCosts, layer_param_bytes
+    from ..core.multidevice.plan import evaluate
     torch.set_num_threads(1)
     log(f'pipeline: profiling {plan["model"]} on one thread')
     model = load_model(plan['model'])
@@ -83,53 +87,55 @@ def predict(plan: dict, blocks, codec: str, log) -> dict:
 
 
 def run_pipeline(opts: PipelineOptions, log=None) -> int:
+    """Run the plan's stages as node processes and compare their throughput with the prediction; the exit code."""
     from ..core.multidevice.stages import plan_blocks, stage_nodes
-    from ..testbed import cpu_quota
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     plan = json.loads(Path(opts.plan).read_text())
     _, blocks = plan_blocks(plan, opts.algo)
     nodes = stage_nodes(plan, opts.algo, opts.codec)
     speeds = {d['name']: float(d['speed']) for d in plan['devices']}
     if opts.emulate_speeds:
-        why = cpu_quota.unavailable()
-        used = {nd.device: speeds[nd.device] for nd in nodes}
-        if why is None and max(used.values()) > 1:
-            why = 'a stage runs on one thread, so its device speed can be at most 1'
-        if why is None and sum(used.values()) > (os.cpu_count() or 1) - 0.25:
-            why = f'the stages need {sum(used.values()):.2f} CPUs together; this machine has {os.cpu_count()}'
+        why = _cannot_emulate({nd.device: speeds[nd.device] for nd in nodes})
         if why:
             log(f'pipeline: cannot emulate the device speeds: {why}. --no-emulate-speeds runs every stage '
                 'at full speed')
             return 2
-    if not opts.emulate_speeds:
+    else:
         plan = {**plan, 'devices': [{**d, 'speed': 1.0} for d in plan['devices']]}
     prediction = predict(plan, blocks, opts.codec, log)
     opts.out.mkdir(parents=True, exist_ok=True)
     folder = opts.out.resolve()
+    code = _run_stages(opts, plan['model'], nodes, speeds, folder, log)
+    if code:
+        return code
+    _report(opts, plan, nodes, speeds, prediction, measure(folder / 'frames.csv', opts.warmup), folder)
+    return 0
+
+
+def _cannot_emulate(speeds: dict[str, float]) -> str | None:
+    """Why CPU quotas cannot hold the stages' devices (name: speed) to their speeds, or None when they can."""
+    from ..testbed import cpu_quota
+    why = cpu_quota.unavailable()
+    if why is None and max(speeds.values()) > 1:
+        why = 'a stage runs on one thread, so its device speed can be at most 1'
+    if why is None and sum(speeds.values()) > (os.cpu_count() or 1) - 0.25:
+        why = f'the stages need {sum(speeds.values()):.2f} CPUs together; this machine has {os.cpu_count()}'
+    return why
+
+
+def _run_stages(opts: PipelineOptions, model: str, nodes, speeds: dict[str, float], folder: Path, log) -> int:
+    """Start every process, feed the camera for the run's duration and stop them all; 0, or the exit code."""
+    from ..testbed import cpu_quota
     (folder / 'ready').unlink(missing_ok=True)
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-    model = {'model': plan['model'], 'threads': 1}
     procs, quotas = {}, []
     try:
-        for nd in nodes:
-            argv = node_command(nd.kind, opts.namespace, {**model, **nd.params})
-            argv += ['-r', f'__node:={nd.name}'] + [x for k, v in nd.remappings.items() for x in ('-r', f'{k}:={v}')]
-            procs[nd.name] = spawn(argv, folder / f'{nd.name}.log')
-        procs['partition_manager'] = spawn(node_command('partition_manager', opts.namespace, {
-            'policy': 'fixed', 'split': nodes[0].stop}), folder / 'partition_manager.log')
-        procs['observer'] = spawn(node_command('testbed.observer', opts.namespace, {'out': str(folder)}),
-                                  folder / 'observer.log')
+        _spawn_stages(opts, model, nodes, folder, procs)
         log(f'pipeline: {len(nodes)} stages: ' + ', '.join(
             f'{nd.name} on {nd.device} (layers {nd.start}..{nd.stop - 1}, speed {speeds[nd.device]:g})'
             for nd in nodes))
-        deadline = time.monotonic() + opts.startup_timeout
-        while not (folder / 'ready').exists():
-            dead = [k for k, p in procs.items() if p.poll() is not None]
-            if dead or time.monotonic() > deadline:
-                log(f'pipeline: {", ".join(dead) + " exited" if dead else "not ready in time"}\n'
-                    + ''.join(log_tail(folder / f'{d}.log') for d in dead))
-                return 1
-            time.sleep(0.2)
+        if not _wait_ready(procs, folder, opts.startup_timeout, log):
+            return 1
         if opts.emulate_speeds:
             for nd in nodes:
                 quota = cpu_quota.CpuQuota(f'pipeline-{nd.name}', speeds[nd.device])
@@ -147,7 +153,38 @@ def run_pipeline(opts: PipelineOptions, log=None) -> int:
         stop(procs.values())
         for quota in quotas:
             quota.close()
-    measured = measure(folder / 'frames.csv', opts.warmup)
+    return 0
+
+
+def _spawn_stages(opts: PipelineOptions, model: str, nodes, folder: Path, procs: dict) -> None:
+    """Start the stage nodes, partition manager and observer, each into ``procs`` at once so a failure stops them."""
+    params = {'model': model, 'threads': 1}
+    for nd in nodes:
+        argv = node_command(nd.kind, opts.namespace, {**params, **nd.params})
+        argv += ['-r', f'__node:={nd.name}'] + [x for k, v in nd.remappings.items() for x in ('-r', f'{k}:={v}')]
+        procs[nd.name] = spawn(argv, folder / f'{nd.name}.log')
+    procs['partition_manager'] = spawn(node_command('partition_manager', opts.namespace, {
+        'policy': 'fixed', 'split': nodes[0].stop}), folder / 'partition_manager.log')
+    procs['observer'] = spawn(node_command('testbed.observer', opts.namespace, {'out': str(folder)}),
+                              folder / 'observer.log')
+
+
+def _wait_ready(procs: dict, folder: Path, timeout: float, log) -> bool:
+    """Wait for the observer's ``ready`` file; False, with the log tails, when a process exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not (folder / 'ready').exists():
+        dead = [k for k, p in procs.items() if p.poll() is not None]
+        if dead or time.monotonic() > deadline:
+            log(f'pipeline: {", ".join(dead) + " exited" if dead else "not ready in time"}\n'
+                + ''.join(log_tail(folder / f'{d}.log') for d in dead))
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def _report(opts: PipelineOptions, plan: dict, nodes, speeds: dict[str, float], prediction: dict, measured: dict,
+            folder: Path) -> None:
+    """Write pipeline.json and print measured against predicted throughput."""
     result = {'plan': str(opts.plan), 'algo': opts.algo, 'model': plan['model'], 'codec': opts.codec,
               'stages': [{'name': nd.name, 'device': nd.device, 'layers': [nd.start, nd.stop],
                           'speed': speeds[nd.device]} for nd in nodes],
@@ -161,7 +198,6 @@ def run_pipeline(opts: PipelineOptions, log=None) -> int:
           f"{result['measured_over_predicted']:.2f}x the prediction (the plan file, with its own profile, "
           f"predicted {result['plan_predicted']['throughput_fps']:.2f} frames/s); "
           f"written to {folder / 'pipeline.json'}")
-    return 0
 
 
 def measure(frames_csv: Path, warmup: float) -> dict:

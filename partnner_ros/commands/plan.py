@@ -43,16 +43,11 @@ def run(args) -> int:
     import yaml
 
     from ..core.model.zoo import load_model
-    from ..core.multidevice.planner import (
-        ALGORITHMS,
-        MB,
-        Cluster,
-        ModelCosts,
-        acceleration_region,
-        finite,
-        layer_param_bytes,
-        solve,
-    )
+    from ..core.multidevice.acceleration import acceleration_region
+    from ..core.multidevice.cluster import Cluster
+    from ..core.multidevice.costs import MB, ModelCosts, layer_param_bytes
+    from ..core.multidevice.plan import finite
+    from ..core.multidevice.search import ALGORITHMS, solve
     cluster = Cluster.from_dict(yaml.safe_load(Path(args.devices).read_text()) or {})
     profile = profile_for(args.model, args.profile, args.profile_cache, sys.stderr)
     costs = ModelCosts.from_profile(profile, layer_param_bytes(load_model(args.model)), args.codec, args.input_codec)

@@ -22,7 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.multidevice.planner import MB, Cluster, Device, ModelCosts, branch_and_bound, greedy, random_plan
+from ..core.multidevice.branch_and_bound import branch_and_bound
+from ..core.multidevice.cluster import Cluster, Device
+from ..core.multidevice.costs import MB, ModelCosts
+from ..core.multidevice.search import greedy, random_plan
 
 HELP = 'random vs greedy vs branch-and-bound on random edge clusters (Parthasarathy & Krishnamachari)'
 
@@ -45,7 +48,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from ..core.model.zoo import load_model
-    from ..core.multidevice.planner import ModelCosts
     models = {}
     for name in args.models.split(','):
         print(f'partnner: loading {name}', file=sys.stderr)
@@ -83,6 +85,8 @@ def paper_cluster(nodes: int, rng: np.random.Generator, memory_mb=(64.0, 512.0),
 
 @dataclass
 class BenchConfig:
+    """One benchmark: the models' costs, cluster sizes, trials per row, memory regimes and range, node speed."""
+
     models: dict[str, ModelCosts]
     nodes: tuple[int, ...] = (5, 10, 20, 50)
     trials: int = 50

@@ -43,6 +43,10 @@ def run(args) -> int:
 
 @dataclass
 class ReportConfig:
+    """What ``build_report`` simulates: model profiles, trace folder, platforms, traces per family,
+    seconds per run, frame rate, codec, and the cloud-load schedule (``seconds:factor,...``).
+    """
+
     profiles: dict[str, dict]        # model -> profile json
     traces_root: Path
     platforms: tuple[str, ...] = ('edge5x', 'edge10x', 'edge20x')

@@ -13,6 +13,8 @@ import cv2
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
+from ..core.adaptation.frames import Status, stamp_ns
+from ..core.adaptation.ledger import FrameLedger
 from ..core.vision.sources import open_source
 from ..msg import FrameTiming
 from . import qos
@@ -23,6 +25,8 @@ from .runner import run
 
 
 class CameraSource(Node):
+    """Publishes frames from a source at a rate, or paced by the frames' outcomes."""
+
     def __init__(self):
         super().__init__('camera_source')
         p = self.params = Params(self)
@@ -48,13 +52,14 @@ class CameraSource(Node):
         self.sent = 0
         self.finished = False
         self.waiting_since: float | None = None
-        self.awaited_stamp = None
-        if p.values['pace_by_results']:
-            self.create_subscription(FrameTiming, 'frame_timing', self._on_timing, qos.RESULTS)
+        self.awaited_stamp_ns: int | None = None
+        self.ledger = FrameLedger(window=16)
+        self.create_subscription(FrameTiming, 'frame_timing', self._on_timing, qos.RESULTS)
         self.timer = None
         self._reset_timer()
         self.diagnostics = Diagnostics(self, lambda: (OK, 'finished' if self.finished else 'publishing', {
-            'source': self.source.description, 'frames_sent': self.sent}))
+            'source': self.source.description, 'frames_sent': self.sent,
+            'frames_answered': self.ledger.counts[Status.OK]}))
         self.get_logger().info(f'publishing {self.source.description} on {self.pub.topic_name}')
 
     def _reset_timer(self):
@@ -63,7 +68,8 @@ class CameraSource(Node):
         self.timer = self.create_timer(1.0 / self.params.values['rate'], self._tick)
 
     def _on_timing(self, msg):
-        if self.awaited_stamp is not None and msg.header.stamp == self.awaited_stamp:
+        record = self.ledger.add(msg, self.get_clock().now().nanoseconds)
+        if record is not None and stamp_ns(msg.header.stamp) == self.awaited_stamp_ns:
             self.waiting_since = None
 
     def _tick(self):
@@ -92,7 +98,7 @@ class CameraSource(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = v['frame_id']
         if v['pace_by_results']:
-            self.awaited_stamp = msg.header.stamp
+            self.awaited_stamp_ns = stamp_ns(msg.header.stamp)
             self.waiting_since = time.monotonic()
         self.pub.publish(msg)
         self.sent += 1

@@ -27,7 +27,7 @@ from ..core.wire.feature_check import Rejected, check_features
 from ..msg import CloudStatus, Features, FrameTiming
 from . import qos
 from .diagnostics import OK, WARN, Diagnostics
-from .inference import ResultPublisher, declare_model
+from .inference import ResultPublisher, declare_model, emulate_load
 from .messages import msg_to_wire, timing_msg, wire_to_msg
 from .params import Params, one_of
 from .runner import run
@@ -106,11 +106,14 @@ class CloudNode(Node):
         t1 = time.monotonic()
         layer_ms: list[float] = []
         if self.stop < self.model.num_layers:
-            self._forward(msg, self.model.advance(live, msg.split, self.stop, layer_ms))
+            live = self.model.advance(live, msg.split, self.stop, layer_ms)
+            emulate_load(self.params, layer_ms)
+            self._forward(msg, live)
             self.counts[Status.OK] += 1
             self.stage_ms.add((time.monotonic() - t0) * 1e3)
             return
         output = self.model.tail(live, msg.split, layer_ms)
+        emulate_load(self.params, layer_ms)
         t2 = time.monotonic()
         if not msg.probe:
             meta = ImageMeta(msg.image_width, msg.image_height, msg.scale_x, msg.scale_y, msg.pad_x, msg.pad_y)

@@ -18,7 +18,7 @@ import torch
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 
-from ..core.adaptation.frames import Status
+from ..core.adaptation.frames import Status, stamp_ns
 from ..core.wire import codec as codecs
 from ..core.wire import formats
 from ..core.wire.flow import InFlight, LatestSlot
@@ -26,7 +26,7 @@ from ..msg import Features, FrameTiming
 from . import qos
 from .diagnostics import ERROR, OK, WARN, Diagnostics
 from .image_conversion import compressed_to_rgb8, image_to_rgb8
-from .inference import ResultPublisher, declare_model
+from .inference import ResultPublisher, declare_model, emulate_load
 from .messages import timing_msg, wire_to_msg
 from .params import Params, one_of
 from .runner import run
@@ -121,8 +121,8 @@ class EdgeNode(Node):
     # --- executor thread -------------------------------------------------------------------
     def _on_image(self, msg):
         now = self.get_clock().now()
-        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        frame = Frame(self.frames_in, msg, time.monotonic(), max(0.0, (now.nanoseconds - stamp_ns) / 1e6))
+        intake_ms = max(0.0, (now.nanoseconds - stamp_ns(msg.header.stamp)) / 1e6)
+        frame = Frame(self.frames_in, msg, time.monotonic(), intake_ms)
         self.frames_in += 1
         stale = self.slot.put(frame)
         if stale is not None:
@@ -203,6 +203,7 @@ class EdgeNode(Node):
             live = self.model.advance(probe_live, probe, split, timings)
         else:
             live = self.model.head(x, split, timings)
+        emulate_load(self.params, timings)
         t2 = time.monotonic()
         self.compute_ms = (t2 - t1) * 1e3
         pre_ms = (t1 - t0) * 1e3
@@ -245,6 +246,7 @@ class EdgeNode(Node):
         t_start = time.monotonic()
         if probe_live is None:  # a deeper split than the real one: run on from it
             probe_live = self.model.advance(live, split, probe, timings)
+            emulate_load(self.params, timings, split)
         layer_ms = timings[:probe]
         compute = math.fsum(layer_ms)
         waited = queue_ms + (t_start - t0) * 1e3 - pre_ms

@@ -1,5 +1,7 @@
 """What the edge and the cloud nodes share: model parameters and result publishing."""
 
+import time
+
 import torch
 
 from ..core.model.zoo import load_model
@@ -29,11 +31,22 @@ def declare_model(params):
               'the node)', read_only=True)
     p.declare('num_layers', model.num_layers, 'layers of the model; split = num_layers is edge-only (set by '
               'the node)', read_only=True)
+    p.declare('layer_delay_ms', 0.0, 'milliseconds added to every layer this node runs, to emulate a slower or '
+              'loaded machine without CPU quotas (experiments and tests; 0 in production)',
+              float_range=(0.0, 1000.0))
     p.declare('conf', 0.25, 'detection confidence threshold', float_range=(0.0, 1.0))
     p.declare('iou', 0.45, 'NMS IoU threshold', float_range=(0.0, 1.0))
     p.declare('max_det', 300, 'most detections per frame', int_range=(1, 10000))
     p.declare('top_k', 5, 'classes reported per frame by classifiers', int_range=(1, 1000))
     return model
+
+
+def emulate_load(params, layer_ms: list[float], since: int = 0) -> None:
+    """Sleep ``layer_delay_ms`` for each layer timed in ``layer_ms[since:]``, and add it to their times."""
+    delay = params.values['layer_delay_ms']
+    if delay > 0 and len(layer_ms) > since:
+        time.sleep(delay * (len(layer_ms) - since) / 1e3)
+        layer_ms[since:] = [ms + delay for ms in layer_ms[since:]]
 
 
 class ResultPublisher:

@@ -17,7 +17,7 @@ from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 
 from ..core.adaptation import policies
-from ..core.adaptation.frames import FrameRecord, Status, cloud_ms, edge_ms
+from ..core.adaptation.frames import Status, record_from_timing
 from ..core.adaptation.health import CloudHealth
 from ..core.adaptation.split_space import SplitSpace
 from ..core.adaptation.stats import RollingStats
@@ -143,13 +143,7 @@ class PartitionManager(Node):
             return
         if msg.split != self.num_layers and not msg.probe:
             self.health.served()
-        now = self.get_clock().now().nanoseconds
-        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        record = FrameRecord(
-            msg.frame_seq, msg.split, status, msg.payload_bytes, (now - stamp) / 1e6, edge_ms(msg), cloud_ms(msg),
-            edge_compute_ms=msg.edge_compute_ms, cloud_compute_ms=msg.cloud_compute_ms,
-            codec_ms=msg.edge_encode_ms + msg.cloud_decode_ms, edge_layer_ms=tuple(msg.edge_layer_ms),
-            cloud_layer_ms=tuple(msg.cloud_layer_ms), probe=msg.probe)
+        record = record_from_timing(msg, self.get_clock().now().nanoseconds)
         if not msg.probe:
             self.e2e.add(record.e2e_ms)
             self.per_split[msg.split] = self.per_split.get(msg.split, 0) + 1

@@ -28,6 +28,8 @@ RESULT_BYTES = 2000
 
 @dataclass
 class LiveRun:
+    """One recorded bench run: frame outcomes, camera frame times and partition states, times in s from t0."""
+
     label: str
     t0_ns: int
     frames: dict            # column -> array, one row per frame outcome (probes excluded)
@@ -37,6 +39,7 @@ class LiveRun:
 
     @classmethod
     def load(cls, folder: Path) -> 'LiveRun':
+        """Read a run folder (``run.json``, ``frames.csv``, ``images.csv``, ``states.csv``) as the bench writes it."""
         folder = Path(folder)
         meta = json.loads((folder / 'run.json').read_text())
         t0 = int(meta['t0_ns'])
@@ -49,6 +52,7 @@ class LiveRun:
 
     @property
     def ok(self) -> np.ndarray:
+        """Per frame row, whether it produced a result (status OK)."""
         return self.frames['status'] == Status.OK
 
     def e2e(self) -> tuple[np.ndarray, np.ndarray]:
@@ -57,11 +61,13 @@ class LiveRun:
         return self.frames['time_s'][self.ok][order], self.frames['e2e_ms'][self.ok][order]
 
     def splits(self) -> tuple[np.ndarray, np.ndarray]:
+        """(time_s, split) of the frames that produced a result, in camera order."""
         order = np.argsort(self.frames['time_s'][self.ok])
         return self.frames['time_s'][self.ok][order], self.frames['split'][self.ok][order].astype(int)
 
     @property
     def mean_ms(self) -> float:
+        """Mean e2e ms of the frames that produced a result (nan with none)."""
         e2e = self.e2e()[1]
         return float(e2e.mean()) if len(e2e) else float('nan')
 
@@ -96,12 +102,15 @@ def segment_means(run: LiveRun, edges: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Oracle:
+    """The live oracle: per segment between ``edges``, the fastest fixed split and its mean e2e ms."""
+
     edges: np.ndarray
     best_ms: np.ndarray     # per segment, the fastest fixed split's mean
     best_split: np.ndarray  # per segment (-1 where no fixed split has frames)
     means: dict             # split -> per-segment means
 
     def near_best(self, segment: int) -> set[int]:
+        """The fixed splits whose mean in ``segment`` is within ``REACHED_TOLERANCE`` of the best."""
         best = self.best_ms[segment]
         return {k for k, m in self.means.items()
                 if np.isfinite(m[segment]) and m[segment] <= best * (1 + REACHED_TOLERANCE)}
@@ -114,6 +123,7 @@ class Oracle:
 
 
 def live_oracle(fixed: dict[int, LiveRun], edges: np.ndarray) -> Oracle:
+    """The oracle over the fixed-split runs ``fixed`` (split -> run) for the segments between ``edges``."""
     means = {k: segment_means(r, edges) for k, r in fixed.items()}
     table = np.array([means[k] for k in sorted(means)])
     filled = np.where(np.isfinite(table), table, np.inf)

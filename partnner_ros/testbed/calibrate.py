@@ -23,6 +23,7 @@ from ..core.model.zoo import load_model
 
 
 def main(argv=None) -> int:
+    """Command-line entry (see the module doc): write the quota-scaled profile to OUT; returns the exit code 0."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('model')
     parser.add_argument('out')

@@ -70,6 +70,7 @@ class CpuQuota:
         (self.path / 'cgroup.procs').write_text(str(pid))
 
     def pids(self) -> list[int]:
+        """The ids of the processes now in the group."""
         return [int(p) for p in (self.path / 'cgroup.procs').read_text().split()]
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ MAX_FRAME = 65536
 
 
 def open_raw(interface: str) -> socket.socket:
+    """A non-blocking raw packet socket bound to ``interface``, seeing every Ethernet frame (needs CAP_NET_RAW)."""
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     sock.bind((interface, 0))
     sock.setblocking(False)
@@ -27,6 +28,7 @@ def open_raw(interface: str) -> socket.socket:
 
 
 def forward(a: socket.socket, b: socket.socket, delay_s: float) -> None:
+    """Copy every frame arriving on one socket out of the other after ``delay_s`` seconds, both ways; never returns."""
     peer = {a: b, b: a}
     queue: collections.deque = collections.deque()  # (due, out socket, frame)
     while True:
@@ -50,6 +52,7 @@ def forward(a: socket.socket, b: socket.socket, delay_s: float) -> None:
 
 
 def main(argv=None) -> int:
+    """Command-line entry (see the module doc); runs until interrupted and returns the exit code 0."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('interface_a')
     parser.add_argument('interface_b')

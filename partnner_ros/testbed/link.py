@@ -60,6 +60,8 @@ def _run(*args: str) -> str:
 
 @dataclass(frozen=True)
 class Host:
+    """One end of the link: its network namespace, interface name and IPv4 address."""
+
     ns: str
     device: str
     address: str
@@ -91,6 +93,9 @@ class Link:
         self._delay_line: subprocess.Popen | None = None
 
     def up(self) -> 'Link':
+        """Create the namespaces, veth pairs (and delay line) and shape the link; raises RuntimeError when
+        a command fails, after tearing down what it made.
+        """
         self.down()  # whatever a killed run left behind
         try:
             for host in (self.robot, self.server):

@@ -98,6 +98,9 @@ def _fixed_runs(runs: dict[str, LiveRun]) -> dict[int, LiveRun]:
 
 
 def analyse(opts, calibration, trace: Trace, folders: list[Path]) -> dict:
+    """The bench report data (JSON-ready): per run its latency, accounting, overhead and convergence,
+    against the live oracle and the simulator on the same trace.
+    """
     runs = {run.label: run for run in map(LiveRun.load, folders)}
     edges = segment_edges(trace, opts.duration, opts.segment)
     fixed = _fixed_runs(runs)
@@ -157,6 +160,7 @@ def _fmt(v, spec='.1f', none='-'):
 
 
 def render(data: dict, opts) -> str:
+    """The bench report in Markdown: the setup, one table row per run, and how to read the columns."""
     c, speed = data['calibration'], data['in_run_speed']
     lines = [f"# Bench: {data['model']} over {data['trace']} ({data['trace_mean_mbps']:.2f} Mbit/s mean), "
              f"{data['duration']:.0f} s at {data['fps']:g} fps", '',
@@ -197,6 +201,7 @@ def render(data: dict, opts) -> str:
 
 
 def render_run(label: str, r: dict) -> str:
+    """One run's summary in Markdown (``summary.md`` in its folder)."""
     a, o = r['accounting'], r['overhead']
     lines = [f'# {label}', '', f"- frames with a result: {r['frames']}; mean {_fmt(r['mean_ms'])} ms, "
                                f"p95 {_fmt(r['p95_ms'])} ms",
@@ -219,6 +224,7 @@ def render_run(label: str, r: dict) -> str:
 
 
 def plot_run(run: LiveRun, data: dict, trace: Trace, path: Path) -> None:
+    """Save a PNG of the run's e2e latency, splits and link rate against the live oracle to ``path``."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -251,6 +257,9 @@ def plot_run(run: LiveRun, data: dict, trace: Trace, path: Path) -> None:
 
 
 def write_report(opts, calibration, trace: Trace, folders: list[Path]) -> Path:
+    """Write ``report.json``, ``report.md`` and each run's ``summary.md`` and ``timeline.png``;
+    returns the path of report.md.
+    """
     data = analyse(opts, calibration, trace, folders)
     (opts.out / 'report.json').write_text(json.dumps(data, indent=1, default=float))
     for folder in folders:

@@ -15,6 +15,8 @@ MIN_MBPS = 0.01
 
 @dataclass(order=True)
 class Event:
+    """A change ``what`` that ``apply()`` makes ``at_s`` seconds after the timeline's start; orders by time."""
+
     at_s: float
     what: str = field(compare=False)
     apply: Callable[[], None] = field(compare=False, repr=False)
@@ -52,6 +54,7 @@ class Timeline:
         self.t0 = 0.0
 
     def start(self, t0: float) -> None:
+        """Start applying the events on a daemon thread, relative to ``t0`` (time.time() seconds)."""
         self.t0 = t0
         self._thread = threading.Thread(target=self._run, name='timeline', daemon=True)
         self._thread.start()
@@ -67,6 +70,7 @@ class Timeline:
                 self.errors.append(f'{event.what} at {event.at_s:.1f} s: {e}')
 
     def stop(self) -> None:
+        """Skip the events not yet applied and wait up to 5 s for the thread to end."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)

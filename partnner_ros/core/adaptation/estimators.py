@@ -39,10 +39,12 @@ class StepTracker:
 
     @property
     def known(self) -> bool:
+        """True once a sample has been accepted."""
         return bool(self.window)
 
     @property
     def value(self) -> float:
+        """The median of the current window, or nan before any sample."""
         return float(np.median(self.window)) if self.window else float('nan')
 
     def update(self, sample: float) -> bool:
@@ -84,6 +86,7 @@ class ShapeProfile:
 
     @property
     def known(self) -> bool:
+        """True once the scale has a first measurement (predict() is nan before)."""
         return self.scale.known
 
     def cumulative(self) -> np.ndarray:
@@ -91,6 +94,7 @@ class ShapeProfile:
         return np.concatenate([[0.0], np.cumsum(self.share)])
 
     def predict(self, a: int, b: int) -> float:
+        """Predicted ms of layers ``[a, b)`` on this side now (0 for an empty range)."""
         return float(self.share[a:b].sum() * self.scale.value) if b > a else 0.0
 
     def observe(self, a: int, b: int, total_ms: float, layer_ms=None) -> bool:
@@ -132,14 +136,17 @@ class LinkEstimator:
 
     @property
     def known(self) -> bool:
+        """True once a frame has measured the bandwidth."""
         return self.bandwidth.known
 
     def fixed_ms(self) -> float:
+        """The fixed part of a transfer in ms: learned from small payloads, else the ping rtt, else 0."""
         if self.fixed.known:
             return self.fixed.value
         return self.rtt.value if self.rtt.known else 0.0
 
     def ping(self, rtt_ms: float) -> None:
+        """Record a ping's round trip in ms (floored at 0.05 ms)."""
         self.rtt.update(max(rtt_ms, 0.05))
 
     def observe(self, payload_bytes: int, transfer_ms: float) -> bool:
@@ -160,4 +167,5 @@ class LinkEstimator:
         return self.bandwidth.update(bits / (wire_ms / 1e3))
 
     def transfer_ms(self, payload_bytes) -> np.ndarray:
+        """Predicted ms to transfer each payload (bytes, array-friendly); nan before ``known``."""
         return self.fixed_ms() + 8.0 * np.asarray(payload_bytes, dtype=float) / self.bandwidth.value * 1e3

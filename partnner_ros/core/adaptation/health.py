@@ -24,20 +24,25 @@ class CloudHealth:
 
     @property
     def detect_s(self) -> float:
+        """Seconds of heartbeat silence after which the cloud counts as dead."""
         return self.deadline_s * self.detect_fraction
 
     def heartbeat(self, now: float) -> None:
+        """Record a heartbeat from the cloud at ``now`` (s, monotonic)."""
         self.last_heartbeat = now
 
     def served(self) -> None:
+        """A frame came back from the cloud: reset the loss backoff."""
         self.backoff_s = 0.0
 
     def lost(self, now: float, why: str) -> None:
+        """A frame sent to the cloud was lost: dead for a backoff (doubling, capped at ``backoff_max_s``)."""
         self.backoff_s = min(self.backoff_max_s, max(self.deadline_s, 2 * self.backoff_s))
         self.dead_until = now + self.backoff_s
         self.reason = why
 
     def alive(self, now: float) -> bool:
+        """Whether the cloud may be used at ``now``; when not, ``reason`` says why."""
         if self.last_heartbeat is None:
             self.reason = 'no heartbeat from the cloud yet'
             return False

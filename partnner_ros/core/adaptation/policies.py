@@ -15,11 +15,17 @@ from .split_space import SplitSpace
 
 
 class Policy(ABC):
+    """A split policy over layers 0..``num_layers``: learns from frame outcomes, chooses splits."""
+
     name = ''
-    probe_every = 0  # shadow-probe every this many frames (0: never)
 
     def __init__(self, num_layers: int):
         self.num_layers = num_layers
+
+    @property
+    def probe_every(self) -> int:
+        """Shadow-probe every this many frames (0: never probe)."""
+        return 0
 
     def observe(self, record: FrameRecord) -> None:  # noqa: B027 - a hook; the static policies learn nothing
         """Learn from one frame's outcome; the static policies ignore it."""
@@ -34,20 +40,28 @@ class Policy(ABC):
 
 
 class EdgeOnly(Policy):
+    """Always split ``num_layers``: the whole model on the edge."""
+
     name = 'edge_only'
 
     def choose(self):
+        """Split ``num_layers`` (edge-only), with the reason."""
         return self.num_layers, 'edge_only policy'
 
 
 class CloudOnly(Policy):
+    """Always split 0: the image goes to the cloud, which runs the whole model."""
+
     name = 'cloud_only'
 
     def choose(self):
+        """Split 0 (cloud-only), with the reason."""
         return 0, 'cloud_only policy'
 
 
 class Fixed(Policy):
+    """The split the user set, never changed by measurements."""
+
     name = 'fixed'
 
     def __init__(self, num_layers: int, split: int):
@@ -55,11 +69,13 @@ class Fixed(Policy):
         self.split = split
 
     def set_split(self, split: int) -> None:
+        """Use ``split`` from now on; raises ValueError outside ``[0, num_layers]``."""
         if not 0 <= split <= self.num_layers:
             raise ValueError(f'split must be in [0, {self.num_layers}], got {split}')
         self.split = split
 
     def choose(self):
+        """The user's split, with the reason."""
         return self.split, f'fixed split {self.split} set by the user'
 
 
@@ -106,6 +122,7 @@ class Partnner(Policy):
 
     # --- learning -----------------------------------------------------------------------------
     def observe(self, r: FrameRecord) -> None:
+        """Update the edge, cloud, link and codec estimates from a served frame (others are ignored)."""
         if r.status != Status.OK:
             return
         n, k = self.num_layers, r.split
@@ -125,10 +142,12 @@ class Partnner(Policy):
                 0.8 * self.codec_ms_per_byte + 0.2 * sample)
 
     def ping(self, rtt_ms: float) -> None:
+        """Feed a ping's round trip (ms) to the link estimate."""
         self.link.ping(rtt_ms)
 
     # --- prediction ---------------------------------------------------------------------------
     def payload_bytes(self) -> np.ndarray:
+        """Expected payload bytes per split 0..n: measured where seen, else the prior scaled by observed ratios."""
         out = self.prior_bytes * self.byte_ratio[False]
         out[0] = self.prior_bytes[0] * self.byte_ratio[True]
         for k, b in self.bytes_seen.items():
@@ -156,6 +175,9 @@ class Partnner(Policy):
         return edge + codec + transfer + cloud
 
     def choose(self) -> tuple[int, str]:
+        """The split with the lowest predicted latency (the current one kept unless beaten by more than the
+        hysteresis), and why; split 0, then n, while a side or the link is still unmeasured.
+        """
         n = self.num_layers
         if not self.edge.known:
             self.current = 0 if self.current is None else self.current
@@ -179,6 +201,9 @@ class Partnner(Policy):
         return best, self._reason
 
     def probe_split(self) -> int | None:
+        """Split n until the edge is measured; 0 until the cloud and link are, or while the cloud runs less
+        than ``sliver`` of the model; at cloud-only the edge split planned by ``choose``; else None.
+        """
         n = self.num_layers
         if not self.edge.known:
             return n
@@ -189,8 +214,8 @@ class Partnner(Policy):
             # costs the edge nothing to send, carries a payload large enough to measure the
             # link, and makes the cloud run the whole model
             return 0
-        if self.current != 0:
-            return None
+        if self.current != 0 or self._edge_probe is None:
+            return None  # choose() plans an edge probe whenever it settles on cloud-only
         return self._edge_probe[0]
 
     def _plan_edge_probe(self, pred: np.ndarray) -> tuple[int, int]:
@@ -219,7 +244,6 @@ class Neurosurgeon(Policy):
     """
 
     name = 'neurosurgeon'
-    probe_every = 2
 
     def __init__(self, space: SplitSpace):
         super().__init__(space.num_layers)
@@ -237,25 +261,35 @@ class Neurosurgeon(Policy):
         self.split_bytes = np.asarray(split_bytes, dtype=float)
 
     def observe(self, r: FrameRecord) -> None:
+        """Update the link estimate from a served frame that sent a payload."""
         if r.status == Status.OK and r.split < self.num_layers and r.payload_bytes > 0:
             self.link.observe(r.payload_bytes, r.transfer_ms)
 
     def ping(self, rtt_ms: float) -> None:
+        """Feed a ping's round trip (ms) to the link estimate."""
         self.link.ping(rtt_ms)
 
-    def _predict(self) -> np.ndarray:
-        pred = self.pred_compute.copy()
+    @property
+    def probe_every(self) -> int:
+        """Every other frame, like partnner away from cloud-only."""
+        return 2
+
+    def _predict(self, compute: np.ndarray) -> np.ndarray:
+        pred = compute.copy()
         pred[:self.num_layers] += self.link.transfer_ms(self.split_bytes[:self.num_layers])
         return pred
 
     def choose(self):
+        """The split minimising profiled compute plus predicted transfer; split n before a profile,
+        0 while measuring the link.
+        """
         n = self.num_layers
         if self.pred_compute is None:
             return n, 'neurosurgeon: no profile yet'
         if not self.link.known:
             self.current = 0
             return 0, 'neurosurgeon: measuring the link'
-        pred = self._predict()
+        pred = self._predict(self.pred_compute)
         self.current = int(min(self.space.splits, key=lambda s: pred[s]))
         return self.current, f'neurosurgeon: profiled prediction {pred[self.current]:.0f} ms'
 
@@ -295,6 +329,7 @@ class ANS(Policy):
         self.latency_scale = 1.0  # s; confidence widths are relative to the latencies seen
 
     def observe(self, r: FrameRecord) -> None:
+        """Update the bandit with a served, non-probe frame's end-to-end latency (discounting older ones)."""
         if r.probe or r.status != Status.OK:
             return
         self.latency_scale = r.e2e_ms / 1e3 if not self.frames else 0.9 * self.latency_scale + 0.1 * r.e2e_ms / 1e3
@@ -306,6 +341,7 @@ class ANS(Policy):
         self.b = self.gamma * self.b + x * (r.e2e_ms / 1e3)
 
     def choose(self):
+        """The split with the lowest confidence bound on latency, or a forced exploratory sample."""
         A_inv = np.linalg.inv(self.A)
         X = self.features[self.arms]
         width = np.sqrt(np.einsum('ij,jk,ik->i', X, A_inv, X))
@@ -327,6 +363,7 @@ POLICIES = ('partnner',) + STATIC + ('neurosurgeon', 'ans')
 
 
 def make_policy(name: str, num_layers: int, split: int = 0, space: SplitSpace | None = None) -> Policy:
+    """A new policy by name; raises ValueError for an unknown name or an adaptive one without ``space``."""
     if name == 'fixed':
         policy = Fixed(num_layers, 0)
         policy.set_split(split)

@@ -15,6 +15,11 @@ PRIOR_RATIO = {'': 1.0, 'lz4': 0.85, 'zstd': 0.75, JPEG: 0.1}
 
 @dataclass
 class SplitSpace:
+    """A model's usable splits with per-layer compute weights and per-split element counts;
+    raises ValueError when the arrays do not fit ``num_layers``, the splits leave [0, num_layers] or
+    miss num_layers, or a codec name is unknown.
+    """
+
     num_layers: int
     splits: tuple[int, ...]
     weights: np.ndarray   # per layer, relative compute (MACs plus element cost)
@@ -35,22 +40,26 @@ class SplitSpace:
 
     @classmethod
     def from_profile(cls, profile: dict, codec: str = 'fp16+lz4', input_codec: str = 'jpeg') -> 'SplitSpace':
+        """The space of a ``partnner profile --json`` dict."""
         n = profile['num_layers']
         elements = np.zeros(n + 1)
         for cut in profile['cuts']:
             elements[cut['split']] = cut['elements'] if cut['split'] < n else 0
-        return cls(n, tuple(c['split'] for c in profile['cuts']), [layer['weight'] for layer in profile['layers']],
-                   elements, codec, input_codec)
+        weights = np.array([layer['weight'] for layer in profile['layers']], dtype=float)
+        return cls(n, tuple(c['split'] for c in profile['cuts']), weights, elements, codec, input_codec)
 
     @classmethod
     def from_model(cls, model, codec: str = 'fp16+lz4', input_codec: str = 'jpeg') -> 'SplitSpace':
+        """The space of a loaded SplitModel (its splits, layer facts and cut facts)."""
         n = model.num_layers
         elements = np.zeros(n + 1)
         for k, facts in model.cut_facts.items():
             elements[k] = facts.elements if k < n else 0
-        return cls(n, tuple(model.splits), [f.weight for f in model.layer_facts], elements, codec, input_codec)
+        weights = np.array([f.weight for f in model.layer_facts], dtype=float)
+        return cls(n, tuple(model.splits), weights, elements, codec, input_codec)
 
     def codec_for(self, split: int) -> str:
+        """The codec name payloads at ``split`` use: the input codec at 0, else the feature codec."""
         return self.input_codec if split == 0 else self.codec
 
     def prior_bytes(self) -> np.ndarray:

@@ -23,6 +23,8 @@ ELEMENT_COST_MACS = 4
 
 @dataclass(frozen=True)
 class LayerFacts:
+    """Layer ``index``: its MACs, output shape and relative compute weight (MACs plus element cost)."""
+
     index: int
     name: str
     kind: str

@@ -17,6 +17,7 @@ FORMAT = b'partnner-fingerprint-1'
 
 
 def fingerprint(graph: LayerGraph, module: nn.Module, input_shape: tuple[int, ...]) -> str:
+    """A 16-hex-digit hash of the layer structure, every weight and buffer, and the input shape."""
     h = hashlib.blake2b(FORMAT, digest_size=8)
     h.update(repr(tuple(input_shape)).encode())
     for layer in graph.layers:

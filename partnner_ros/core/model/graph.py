@@ -97,6 +97,7 @@ class LayerGraph:
         return self.advance(live, k, self.n, timings)[0]
 
     def forward(self, x: torch.Tensor) -> Any:
+        """The output of all layers run on input ``x``."""
         return self.tail(self.head(x, 0), 0)
 
     def _check_cut(self, k: int) -> None:

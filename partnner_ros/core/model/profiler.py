@@ -32,6 +32,7 @@ def sample_image() -> np.ndarray | None:
 
 
 def model_input(model: SplitModel, image: np.ndarray | None = None) -> torch.Tensor:
+    """The model input for ``image`` (else the photo bundled with ultralytics, else a deterministic synthetic image)."""
     image = sample_image() if image is None else image
     if image is None:
         return sample_input(model.input_shape)
@@ -61,10 +62,54 @@ def _timed(fn, *args):
     return out, (time.perf_counter() - t0) * 1e3
 
 
+def _pre_post_ms(model: SplitModel, image: np.ndarray | None, output, repeats: int) -> tuple[float, float]:
+    """Median ms of preprocessing ``image`` and of postprocessing the model's ``output``
+    (0, 0 without an image).
+    """
+    if image is None:
+        return 0.0, 0.0
+    pre_ms = statistics.median(_timed(model.preprocess, image)[1] for _ in range(repeats))
+    meta = model.preprocess(image)[1]
+    post_ms = statistics.median(_timed(model.postprocess, output, meta)[1] for _ in range(repeats))
+    return pre_ms, post_ms
+
+
+def _cut_entry(model: SplitModel, k: int, layer_ms: list[float], env: dict, codec_names: list[str]) -> dict:
+    """The profile entry of split k: what crosses it and, per codec, its bytes and encode/decode ms
+    (``env``: every graph value of one forward pass).
+    """
+    facts = model.cut_facts[k]
+    live = model.graph.live(k)
+    entry: dict = {
+        'split': k,
+        'live': [{'name': f'v{v}', 'shape': list(s)} for v, s in zip(live, facts.shapes)],
+        'elements': facts.elements,
+        'head_macs': facts.head_macs,
+        'tail_macs': facts.tail_macs,
+        'head_weight': facts.head_weight,
+        'tail_weight': facts.tail_weight,
+        'edge_ms': sum(layer_ms[:k]),
+        'cloud_ms': sum(layer_ms[k:]),
+        'bytes': {}, 'encode_ms': {}, 'decode_ms': {},
+    }
+    if k < model.num_layers:
+        for name in codec_names:
+            if name == formats.JPEG and k != 0:
+                continue
+            wire, enc_ms = _timed(lambda c=name: [codecs.encode(f'v{v}', env[v], c) for v in live])  # noqa: B023
+            _, dec_ms = _timed(codecs.decode_all, wire)
+            entry['bytes'][name] = sum(len(w.data) for w in wire)
+            entry['encode_ms'][name] = round(enc_ms, 4)
+            entry['decode_ms'][name] = round(dec_ms, 4)
+    return entry
+
+
 @torch.inference_mode()
 def profile(model: SplitModel, codec_names: list[str] | None = None, repeats: int = 5,
             image: np.ndarray | None = None) -> dict:
-    """Per-layer and per-cut measurements of ``model`` on this machine."""
+    """Per-layer and per-cut measurements of ``model`` on this machine (ms, bytes), as the JSON-ready
+    dict ``partnner profile --json`` writes; raises ValueError for an unknown codec name.
+    """
     started = time.perf_counter()
     codec_names = list(codec_names or formats.CODECS)
     for name in codec_names:
@@ -75,37 +120,8 @@ def profile(model: SplitModel, codec_names: list[str] | None = None, repeats: in
     env = {INPUT: x}
     for i, layer in enumerate(model.graph.layers):
         env[i + 1] = layer.run(*[env[v] for v in layer.srcs])
-    pre_ms = post_ms = 0.0
-    if image is not None:
-        pre_ms = statistics.median(_timed(model.preprocess, image)[1] for _ in range(repeats))
-        meta = model.preprocess(image)[1]
-        post_ms = statistics.median(_timed(model.postprocess, env[model.num_layers], meta)[1] for _ in range(repeats))
-    cuts = []
-    for k in model.splits:
-        facts = model.cut_facts[k]
-        live = model.graph.live(k)
-        entry = {
-            'split': k,
-            'live': [{'name': f'v{v}', 'shape': list(s)} for v, s in zip(live, facts.shapes)],
-            'elements': facts.elements,
-            'head_macs': facts.head_macs,
-            'tail_macs': facts.tail_macs,
-            'head_weight': facts.head_weight,
-            'tail_weight': facts.tail_weight,
-            'edge_ms': sum(layer_ms[:k]),
-            'cloud_ms': sum(layer_ms[k:]),
-            'bytes': {}, 'encode_ms': {}, 'decode_ms': {},
-        }
-        if k < model.num_layers:
-            for name in codec_names:
-                if name == formats.JPEG and k != 0:
-                    continue
-                wire, enc_ms = _timed(lambda c=name: [codecs.encode(f'v{v}', env[v], c) for v in live])  # noqa: B023
-                _, dec_ms = _timed(codecs.decode_all, wire)
-                entry['bytes'][name] = sum(len(w.data) for w in wire)
-                entry['encode_ms'][name] = round(enc_ms, 4)
-                entry['decode_ms'][name] = round(dec_ms, 4)
-        cuts.append(entry)
+    pre_ms, post_ms = _pre_post_ms(model, image, env[model.num_layers], repeats)
+    cuts = [_cut_entry(model, k, layer_ms, env, codec_names) for k in model.splits]
     return {
         'model': model.name,
         'task': model.task,

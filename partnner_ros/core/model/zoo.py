@@ -29,6 +29,8 @@ DEFAULT_SEED = 0
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """A zoo entry: how to build the model, its task and its square input size in pixels."""
+
     name: str
     family: str  # 'ultralytics', 'torchvision' or 'ssdlite'
     task: str    # 'detect' or 'classify'
@@ -59,6 +61,7 @@ class Normalize(nn.Module):
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
 
     def forward(self, x):
+        """The normalised input."""
         return (x - self.mean) / self.std
 
 
@@ -81,6 +84,7 @@ class SplitModel:
 
     @property
     def num_layers(self) -> int:
+        """Number of layers in the split graph (the edge-only split)."""
         return self.graph.n
 
     @property
@@ -90,19 +94,26 @@ class SplitModel:
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
+        """The model input's shape, ``(1, 3, height, width)``."""
         return (1, 3, *self.input_size)
 
     def live_shapes(self, split: int) -> tuple[tuple[int, ...], ...]:
+        """Shapes of the tensors that cross ``split``, in wire order."""
         return self.cut_facts[split].shapes
 
     def live_names(self, split: int) -> list[str]:
+        """Wire names (``v<id>``) of the tensors that cross ``split``, in the order ``head`` returns them."""
         return [f'v{v}' for v in self.graph.live(split)]
 
     def preprocess(self, image_rgb: np.ndarray) -> tuple[torch.Tensor, ImageMeta]:
+        """The model input (1 x 3 x H x W, in [0, 1]) for a camera image, and how it maps back."""
         resized, meta = self._prep(preprocess.as_rgb(image_rgb))
         return preprocess.to_tensor(resized), meta
 
     def head(self, x: torch.Tensor, split: int, timings: list[float] | None = None) -> list[torch.Tensor]:
+        """Run layers ``[0, split)`` on the input; the tensors live at ``split``.
+        Raises ValueError for an unusable split.
+        """
         self._check_split(split)
         return self.graph.head(x, split, timings)
 
@@ -113,10 +124,14 @@ class SplitModel:
         return self.graph.advance(live, start, stop, timings)
 
     def tail(self, live: list[torch.Tensor], split: int, timings: list[float] | None = None):
+        """Run layers ``[split, n)`` from the tensors live at ``split``; the model output.
+        Raises ValueError for an unusable split.
+        """
         self._check_split(split)
         return self.graph.tail(live, split, timings)
 
     def forward(self, x: torch.Tensor):
+        """The whole model's output for input ``x`` (head at 0, then tail)."""
         return self.graph.forward(x)
 
     def postprocess(self, output, meta: ImageMeta, settings=postprocess.DetectionSettings(), top_k: int = 5):
@@ -126,6 +141,7 @@ class SplitModel:
         return self._post(output, meta, settings)
 
     def label(self, class_id: int) -> str:
+        """The class name of ``class_id``, or the id as text when the labels do not cover it."""
         return self.labels[class_id] if 0 <= class_id < len(self.labels) else str(class_id)
 
     def _check_split(self, split: int) -> None:

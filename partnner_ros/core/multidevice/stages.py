@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class StageNode:
+    """The node process that runs one block of a plan: its ROS name, kind, device, layers, parameters and remappings."""
+
     name: str          # ROS node name
     kind: str          # 'edge' or 'cloud'
     device: str
@@ -38,6 +40,7 @@ def plan_blocks(plan: dict, algo: str = 'bnb') -> tuple[int, list[tuple[str, int
 
 
 def stage_nodes(plan: dict, algo: str = 'bnb', codec: str = 'fp16+lz4') -> list[StageNode]:
+    """The nodes of one algorithm's plan in pipeline order, linked by their topics, with ``codec`` between them."""
     n, blocks = plan_blocks(plan, algo)
     nodes = [StageNode('edge', 'edge', blocks[0][0], 0, blocks[0][2],
                        {'split': blocks[0][2], 'codec': codec, 'max_in_flight': min(16, len(blocks) + 1)})]

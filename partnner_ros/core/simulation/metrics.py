@@ -29,6 +29,7 @@ def summarize(runs: dict[str, Run], events: list[float]) -> dict[str, dict]:
 
 
 def format_table(summary: dict[str, dict], title: str) -> str:
+    """A fixed-width text table of ``summarize`` rows under ``title``: latencies in ms, speedups, convergence."""
     lines = [title, f"{'policy':<26} {'mean ms':>9} {'p95 ms':>9} {'x oracle':>8} {'vs edge':>8} {'vs cloud':>8} "
                     f"{'switches':>8} {'conv frames':>11} {'conv s':>7} {'decision':>9}"]
     for s in summary.values():

@@ -47,6 +47,9 @@ class SimProfile:
 
     @classmethod
     def from_profile(cls, profile: dict, codec: str = 'fp16+lz4', input_codec: str = 'jpeg') -> 'SimProfile':
+        """The model as profiled with ``codec`` for features and ``input_codec`` at split 0;
+        raises ValueError when the profile lacks that codec's figures at a usable split.
+        """
         space = SplitSpace.from_profile(profile, codec, input_codec)
         n = space.num_layers
         size = np.full(n + 1, np.nan)
@@ -83,6 +86,8 @@ DEFAULT_PLATFORM = 'edge10x'
 
 @dataclass
 class Scenario:
+    """One simulated run's conditions: model, platform, bandwidth trace, loads, camera rate and noise."""
+
     profile: SimProfile
     platform: Platform
     trace: Trace
@@ -98,9 +103,11 @@ class Scenario:
 
     @property
     def duration(self) -> float:
+        """Simulated seconds: ``duration_s``, else the trace's period capped at 600 s."""
         return self.duration_s or min(self.trace.period, 600.0)
 
     def change_times(self) -> list[float]:
+        """Times (s, inside the run) where a load schedule or the trace steps."""
         times = set(self.cloud_load.change_times) | set(self.edge_load.change_times)
         times |= set(self.trace.change_points(duration=self.duration))
         return sorted(t for t in times if 0 < t < self.duration)
@@ -121,7 +128,7 @@ class Truth:
         self.noise_edge = np.exp(rng.normal(0.0, sc.noise, frames))
         self.noise_cloud = np.exp(rng.normal(0.0, sc.noise, frames))
 
-    def costs(self, frame: int, s: float, splits=None):
+    def costs(self, frame: int | np.ndarray, s: float | np.ndarray, splits=None):
         """(e2e, edge, cloud, edge_scale, cloud_scale) in ms for the given splits (default all 0..n)."""
         sc, n = self.sc, self.n
         ks = np.arange(n + 1) if splits is None else np.asarray(splits)
@@ -174,6 +181,8 @@ class Truth:
 
 @dataclass
 class Run:
+    """One policy's served frames (times in s, latencies in ms), frames dropped, and mean decision time in us."""
+
     policy: str
     start: np.ndarray       # s
     arrival: np.ndarray     # s
@@ -186,80 +195,114 @@ class Run:
 
     @property
     def mean(self) -> float:
+        """Mean latency in ms (nan with no frames)."""
         return float(self.latency.mean()) if len(self.latency) else float('nan')
 
     @property
     def p95(self) -> float:
+        """95th-percentile latency in ms (nan with no frames)."""
         return float(np.percentile(self.latency, 95)) if len(self.latency) else float('nan')
 
     @property
     def switches(self) -> int:
+        """How many times the split changed between consecutive served frames."""
         return int(np.count_nonzero(np.diff(self.split))) if len(self.split) > 1 else 0
 
 
 EQUIVALENT_TOLERANCE = 0.03
 
 
+class _Driver:
+    """Feeds one policy what the live manager would: its decisions' records, shadow probes,
+    pings, and (for neurosurgeon) a fresh profile once re-profiling after a load change is done.
+    """
+
+    def __init__(self, policy: Policy, sc: Scenario, truth: Truth):
+        self.policy, self.sc, self.truth = policy, sc, truth
+        self.decision_s = 0.0  # wall time spent in choose()
+        self.next_ping = 0.0
+        self.profiled = policy if isinstance(policy, Neurosurgeon) else None
+        self.pending: list[tuple[float, float]] = []  # (profile ready at, load change it measures)
+        if self.profiled is not None:
+            _neurosurgeon_profile(self.profiled, sc, 0.0)
+            changes = sorted(set(sc.cloud_load.change_times) | set(sc.edge_load.change_times))
+            self.pending = [(t + _profiling_s(sc, t), t) for t in changes]
+
+    def choose(self, s: float) -> int:
+        """The policy's split for the frame served from time s (after any profile due by then)."""
+        if self.profiled is not None:
+            while self.pending and self.pending[0][0] <= s:
+                _neurosurgeon_profile(self.profiled, self.sc, self.pending.pop(0)[1])
+        t0 = time.perf_counter()
+        k, _ = self.policy.choose()
+        self.decision_s += time.perf_counter() - t0
+        return k
+
+    def feed(self, j: int, s: float, costs, k: int, wait_ms: float, served: int, done: float) -> float:
+        """Give the policy frame j's record (served at split k from s), its probe and a ping if due;
+        return when the pipeline is free again (``done``, or later while a probe holds it).
+        """
+        policy, truth, sc = self.policy, self.truth, self.sc
+        policy.observe(truth.record(j, costs, k, wait_ms))
+        if policy.probe_every and served % policy.probe_every == 0:
+            probe = policy.probe_split()
+            if probe is not None and probe != k:
+                policy.observe(truth.record(j, costs, probe, 0.0, probe=True))
+                done = max(done, truth.probe_done(costs, s, k, probe))
+        if s >= self.next_ping and hasattr(policy, 'ping'):
+            policy.ping(2 * (sc.delay_ms + (float(sc.trace.finish(s, 800.0)) - s) * 1e3))  # 100 B each way
+            self.next_ping = s + sc.ping_every_s
+        return done
+
+
+def _next_frame(free: float, i: int, fps: float) -> tuple[int, float, int]:
+    """(frame, start s, frames skipped) when the pipeline is free at ``free`` and frame i is the
+    next unserved one: the newest frame that has arrived by then, else frame i on its arrival.
+    """
+    latest = int(math.floor(free * fps + 1e-9))
+    if latest >= i:
+        return latest, free, latest - i
+    return i, i / fps, 0
+
+
 def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> Run:
-    """Run one policy through the scenario (``'oracle'`` for the bound)."""
+    """Run one policy through the scenario (``'oracle'`` for the bound); raises ValueError for
+    any other string.
+    """
     truth = truth or Truth(sc)
-    usable = truth.usable
-    oracle = policy == 'oracle'
-    name = 'oracle' if oracle else policy.name
-    cloud_changes = sorted(set(sc.cloud_load.change_times) | set(sc.edge_load.change_times))
-    if isinstance(policy, Neurosurgeon):
-        _neurosurgeon_profile(policy, sc, 0.0)
-        pending = [(t + _profiling_s(sc, t), t) for t in cloud_changes]
+    if isinstance(policy, str):
+        if policy != 'oracle':
+            raise ValueError(f"simulate takes a Policy or 'oracle', got {policy!r}")
+        name, driver = 'oracle', None
     else:
-        pending = []
+        name, driver = policy.name, _Driver(policy, sc, truth)
+    usable = truth.usable
     rows = []
-    dropped = 0
-    decision_s = 0.0
+    dropped = served = i = 0
     free = 0.0
-    i = 0
-    served = 0
-    next_ping = 0.0
     while True:
-        latest = int(math.floor(free * sc.fps + 1e-9))
-        if latest >= i:
-            j, s = latest, free
-            dropped += latest - i
-        else:
-            j, s = i, i / sc.fps
+        j, s, skipped = _next_frame(free, i, sc.fps)
+        dropped += skipped
         if s >= sc.duration or j >= len(truth.noise_edge):
             break
         arrival = j / sc.fps
         costs = truth.costs(j, s)
         e2e_all = costs[0]
         best = int(usable[np.argmin(e2e_all[usable])])
-        if oracle:
-            k = best
-        else:
-            while pending and pending[0][0] <= s:
-                _neurosurgeon_profile(policy, sc, pending.pop(0)[1])
-            t0 = time.perf_counter()
-            k, _ = policy.choose()
-            decision_s += time.perf_counter() - t0
+        k = best if driver is None else driver.choose(s)
         wait_ms = (s - arrival) * 1e3
         e2e = float(e2e_all[k])
         done = s + e2e / 1e3
-        if not oracle:
-            policy.observe(truth.record(j, costs, k, wait_ms))
-            if policy.probe_every and served % policy.probe_every == 0:
-                probe = policy.probe_split()
-                if probe is not None and probe != k:
-                    policy.observe(truth.record(j, costs, probe, 0.0, probe=True))
-                    done = max(done, truth.probe_done(costs, s, k, probe))
-            if s >= next_ping and hasattr(policy, 'ping'):
-                policy.ping(2 * (sc.delay_ms + (float(sc.trace.finish(s, 800.0)) - s) * 1e3))  # 100 B each way
-                next_ping = s + sc.ping_every_s
+        if driver is not None:
+            done = driver.feed(j, s, costs, k, wait_ms, served, done)
         rows.append((s, arrival, k, wait_ms + e2e, best, e2e <= e2e_all[best] * (1 + EQUIVALENT_TOLERANCE)))
         served += 1
         free = done
         i = j + 1
     a = np.array(rows, dtype=float).reshape(-1, 6)
+    decision_us = (driver.decision_s if driver else 0.0) / max(served, 1) * 1e6
     return Run(name, a[:, 0], a[:, 1], a[:, 2].astype(int), a[:, 3], a[:, 4].astype(int), a[:, 5].astype(bool),
-               dropped, decision_s / max(served, 1) * 1e6)
+               dropped, decision_us)
 
 
 def simulate_fixed(sc: Scenario, splits, truth: Truth | None = None) -> list[Run]:

@@ -15,6 +15,10 @@ FAMILIES = {'hsdpa': '3G/HSDPA', 'fcc': 'FCC broadband', 'oboe': 'LTE/Wi-Fi (Obo
 
 
 class Trace:
+    """A piecewise-constant bandwidth trace that repeats; rates in bit/s, times in s.
+    Raises ValueError for mismatched, empty, non-increasing, negative or all-zero input.
+    """
+
     def __init__(self, times, mbps, name: str = 'trace'):
         times = np.asarray(times, dtype=float)
         rates = np.asarray(mbps, dtype=float) * 1e6
@@ -37,6 +41,7 @@ class Trace:
 
     @classmethod
     def load(cls, path) -> 'Trace':
+        """Read a ``<seconds> <Mbit/s>`` text file; raises ValueError when it is not one."""
         path = Path(path)
         try:
             data = np.loadtxt(path, ndmin=2)
@@ -53,14 +58,17 @@ class Trace:
 
     @classmethod
     def ramp(cls, lo_mbps: float, hi_mbps: float, seconds: float, points: int = 60, name: str = 'ramp'):
+        """``points`` equal steps from ``lo_mbps`` to ``hi_mbps`` (Mbit/s) over ``seconds``."""
         t = np.linspace(0, seconds, points, endpoint=False)
         return cls(t, np.linspace(lo_mbps, hi_mbps, points), name)
 
     @property
     def mean_mbps(self) -> float:
+        """Mean rate over one period, in Mbit/s."""
         return self.bits_per_period / self.period / 1e6
 
     def rate_at(self, t: float) -> float:
+        """The rate in bit/s at time ``t`` s (wrapping around the period)."""
         local = t % self.period
         return float(self.rate[np.searchsorted(self.start, local, 'right') - 1])
 
@@ -93,7 +101,7 @@ class Trace:
         before = (self.bits_until(grid) - self.bits_until(grid - window_s)) / window_s
         after = (self.bits_until(grid + window_s) - self.bits_until(grid)) / window_s
         ratio = np.maximum(before, after) / np.maximum(np.minimum(before, after), 1.0)
-        times = []
+        times: list[float] = []
         for i in np.argsort(-ratio):
             if ratio[i] < factor:
                 break
@@ -119,6 +127,7 @@ class Steps:
 
     @property
     def change_times(self) -> list[float]:
+        """Times (s) where the factor changes, i.e. every point after the first."""
         return [t for t, _ in self.points[1:]]
 
     @classmethod
@@ -157,9 +166,9 @@ def trace_from_spec(spec: str) -> Trace:
     kind, _, rest = spec.partition(':')
     if kind in ('steps', 'ramp') and rest:
         try:
-            levels, _, seconds = rest.partition('@')
+            levels, _, seconds_text = rest.partition('@')
             values = [float(v) for v in levels.split(',')]
-            seconds = float(seconds)
+            seconds = float(seconds_text)
             if kind == 'steps':
                 return Trace.steps(values, seconds, name=spec)
             (lo, hi), = [values]

@@ -19,12 +19,16 @@ class Detection:
 
 @dataclass(frozen=True)
 class ClassScore:
+    """One class of a classifier's top-k; the score is its softmax probability."""
+
     class_id: int
     score: float
 
 
 @dataclass(frozen=True)
 class DetectionSettings:
+    """Detector postprocessing: score threshold ``conf`` (exclusive), NMS IoU ``iou``, at most ``max_det`` kept."""
+
     conf: float = 0.25
     iou: float = 0.45
     max_det: int = 300

@@ -35,32 +35,41 @@ class FrameSource:
     description = ''
 
     def next(self) -> np.ndarray | None:
+        """The next RGB uint8 frame (H x W x 3), or None at the end."""
         raise NotImplementedError
 
     def rewind(self) -> None:
+        """Start again from the first frame."""
         raise NotImplementedError
 
     def close(self) -> None:
+        """Release what the source holds open (nothing by default)."""
         pass
 
 
 class ImageFiles(FrameSource):
+    """The image files ``paths``, in order; raises ValueError when there are none."""
+
     def __init__(self, paths: list[Path], description: str):
         if not paths:
             raise ValueError(f'no images in {description}')
         self.paths, self.description, self._i = paths, description, 0
 
     def next(self):
+        """The next image as RGB uint8; raises ValueError when a file cannot be read."""
         if self._i >= len(self.paths):
             return None
         self._i += 1
         return _read_rgb(self.paths[self._i - 1])
 
     def rewind(self):
+        """Start again from the first image."""
         self._i = 0
 
 
 class Video(FrameSource):
+    """The frames of a video file; raises ValueError when OpenCV cannot open it."""
+
     def __init__(self, path: Path):
         self.path = path
         self.description = f'video {path}'
@@ -69,13 +78,16 @@ class Video(FrameSource):
             raise ValueError(f'cannot open video {path}')
 
     def next(self):
+        """The next video frame as RGB uint8, or None at the end (or on a read error)."""
         ok, frame = self._cap.read()
         return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if ok else None
 
     def rewind(self):
+        """Seek back to the first frame."""
         self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
 
     def close(self):
+        """Release the video file."""
         self._cap.release()
 
 
@@ -93,6 +105,7 @@ class Synthetic(FrameSource):
         self._i = 0
 
     def next(self):
+        """Synthetic frame i (RGB uint8); never ends."""
         i, w, h = self._i, self.width, self.height
         self._i += 1
         frame = self._background.copy()
@@ -104,6 +117,7 @@ class Synthetic(FrameSource):
         return frame
 
     def rewind(self):
+        """Restart at frame 0."""
         self._i = 0
 
 

@@ -52,11 +52,12 @@ def _compress(raw: bytes, compression: str) -> bytes:
 
 def quantize_int8(x: torch.Tensor) -> tuple[torch.Tensor, float, int]:
     """Per-tensor affine int8 over [min(x, 0), max(x, 0)]: |x - dequant(q)| <= scale / 2."""
-    lo, hi = torch.aminmax(x)
-    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    x_min, x_max = torch.aminmax(x)
+    lo, hi = min(float(x_min), 0.0), max(float(x_max), 0.0)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise ValueError('int8 quantisation needs finite values')
-    scale = (hi - lo) / 255.0 or 1.0
+    # float32, as Tensor.msg carries it: the receiver dequantises with the very scale used here
+    scale = float(np.float32((hi - lo) / 255.0)) or 1.0
     zero_point = int(np.clip(round(-128 - lo / scale), -128, 127))
     q = torch.round(x / scale).add_(zero_point).clamp_(-128, 127).to(torch.int8)
     return q, scale, zero_point

@@ -19,6 +19,7 @@ class LatestSlot(Generic[T]):
         self._closed = False
 
     def put(self, item: T) -> T | None:
+        """Store ``item`` as the newest and wake takers; return the unconsumed item it replaced, or None."""
         with self._cond:
             stale, self._item = self._item, item
             self._cond.notify_all()
@@ -44,6 +45,7 @@ class LatestSlot(Generic[T]):
             self._cond.notify_all()
 
     def close(self) -> T | None:
+        """Stop the slot: waiting and later takes return None; return the item left unconsumed, or None."""
         with self._cond:
             self._closed = True
             item, self._item = self._item, None
@@ -63,6 +65,7 @@ class InFlight:
             return len(self._frames)
 
     def add(self, seq: int, now: float, info: Any) -> None:
+        """Record frame ``seq`` as sent at ``now`` (s, the clock ``expire`` is given) with ``info``."""
         with self._lock:
             self._frames[seq] = (now, info)
 
@@ -90,6 +93,7 @@ class InFlight:
         return out
 
     def drain(self) -> list[tuple[int, Any]]:
+        """Remove and return every frame in flight as ``(seq, info)``, oldest first."""
         with self._lock:
             out = [(seq, info) for seq, (_, info) in self._frames.items()]
             self._frames.clear()

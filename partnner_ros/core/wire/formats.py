@@ -10,7 +10,7 @@ import numpy as np
 FP16_MAX = 65504.0
 
 # wire dtype -> (numpy little-endian dtype, bytes per element)
-DTYPES = {
+DTYPES: dict[str, tuple[np.dtype, int]] = {
     'float32': (np.dtype('<f4'), 4),
     'float16': (np.dtype('<f2'), 2),
     'int8': (np.dtype('i1'), 1),
@@ -27,37 +27,52 @@ class DecodeError(ValueError):
 
 
 class UnknownCodec(DecodeError):
+    """A codec or compression name this version does not know."""
+
     pass
 
 
 class UnknownDtype(DecodeError):
+    """A dtype that is unknown or does not go with the declared compression."""
+
     pass
 
 
 class ShapeMismatch(DecodeError):
+    """A shape that is invalid or disagrees with the byte counts or the model's inputs."""
+
     pass
 
 
 class TruncatedPayload(DecodeError):
+    """Fewer data bytes than the header promises, or compressed data that does not inflate to them."""
+
     pass
 
 
 class PayloadTooLarge(DecodeError):
+    """A tensor or message beyond the :class:`Limits`, or far more data bytes than its tensor needs."""
+
     pass
 
 
 class CorruptPayload(DecodeError):
+    """Data that is internally inconsistent: bad int8 quantisation, zstd frame size, undecodable jpeg."""
+
     pass
 
 
 @dataclass(frozen=True)
 class Codec:
+    """A wire codec name split into its dtype and compression (``'jpeg'`` is uint8 with jpeg)."""
+
     name: str
     dtype: str
     compression: str
 
     @classmethod
     def parse(cls, name: str) -> 'Codec':
+        """The codec called ``name`` (e.g. ``fp16+lz4``); raises UnknownCodec (a ValueError) for any other name."""
         if name == JPEG:
             return cls(JPEG, 'uint8', JPEG)
         base, _, compression = name.partition('+')
@@ -67,6 +82,7 @@ class Codec:
 
     @property
     def bytes_per_element(self) -> int:
+        """Raw bytes per tensor element before compression (1, 2 or 4)."""
         return DTYPES[self.dtype][1]
 
 

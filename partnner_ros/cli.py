@@ -35,3 +35,16 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as e:
+        if not _is_ros(e.name or ''):
+            raise
+        print(f'partnner {args.command} needs ROS 2: {e.name} is not importable. Build the package with colcon '
+              f'and source its install/setup.bash, or run ./run partnner {args.command} from the repository.',
+              file=sys.stderr)
+        return 2
+
+
+def _is_ros(module: str) -> bool:
+    """Whether ``module`` comes from ROS 2 or from the colcon build of this package's messages."""
+    top = module.split('.')[0]
+    return top.startswith('rcl') or top.endswith(('_msgs', '_interfaces')) or module == 'partnner_ros.msg'

@@ -10,16 +10,8 @@ from partnner_ros.core.adaptation.estimators import LinkEstimator, ShapeProfile,
 from partnner_ros.core.adaptation.frames import FrameRecord, Status
 from partnner_ros.core.adaptation.policies import ANS, Fixed, Neurosurgeon, Partnner, make_policy
 from partnner_ros.core.adaptation.split_space import SplitSpace
-from partnner_ros.core.simulation.simulator import (
-    Platform,
-    Scenario,
-    SimProfile,
-    Truth,
-    convergence,
-    run_all,
-    simulate,
-    simulate_fixed,
-)
+from partnner_ros.core.simulation.scenario import Platform, Scenario, SimProfile, Truth
+from partnner_ros.core.simulation.simulator import convergence, run_all, simulate, simulate_fixed
 from partnner_ros.core.simulation.traces import Steps, Trace
 
 

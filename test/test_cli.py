@@ -3,6 +3,7 @@
 import json
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -113,3 +114,12 @@ def test_report_writes_tables_and_plots(resnet18_profile, tmp_path):
     data = json.loads((tmp_path / 'report' / 'report.json').read_text())
     assert set(data['cells']) == {'resnet18|edge10x|hsdpa', 'resnet18|edge10x|fcc'}
     assert list((tmp_path / 'report').glob('*.png'))
+
+
+def test_a_ros_command_without_ros_says_what_is_missing():
+    """A pip install has no rclpy: the demo must say so, not fail with a traceback."""
+    code = ("import sys; sys.modules['rclpy'] = None; from partnner_ros.cli import main; "
+            "sys.exit(main(['demo', '--frames', '1']))")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert 'partnner demo needs ROS 2: rclpy is not importable' in out.stderr and 'Traceback' not in out.stderr

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..core.simulation.metrics import aggregate, summarize
-from ..core.simulation.simulator import PLATFORMS, Platform, Run, Scenario, SimProfile, Truth, run_all
+from ..core.simulation.scenario import PLATFORMS, Platform, Scenario, SimProfile, Truth
+from ..core.simulation.simulator import Run, run_all
 from ..core.simulation.traces import FAMILIES, Steps, Trace, load_traces
 from .common import default_traces, profile_for
 

@@ -32,7 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from ..core.adaptation.policies import POLICIES
     from ..core.simulation.metrics import aggregate, format_table, summarize
-    from ..core.simulation.simulator import PLATFORMS, SIM_POLICIES, Platform, Scenario, SimProfile, run_all
+    from ..core.simulation.scenario import PLATFORMS, Platform, Scenario, SimProfile
+    from ..core.simulation.simulator import SIM_POLICIES, run_all
     from ..core.simulation.traces import Steps, load_traces
     wanted = SIM_POLICIES if args.policy == 'all' else tuple(args.policy.split(','))
     unknown = [p for p in wanted if p not in SIM_POLICIES and p not in POLICIES]

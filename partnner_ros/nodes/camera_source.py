@@ -104,11 +104,13 @@ class CameraSource(Node):
         self.sent += 1
 
     def destroy_node(self):
+        """Close the frame source (video file or folder), then destroy the node."""
         self.source.close()
         super().destroy_node()
 
 
 def main(args=None):
+    """Run the camera source node until shut down; returns the exit status (1 when it cannot start)."""
     return run(CameraSource, args)
 
 

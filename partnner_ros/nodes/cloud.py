@@ -34,6 +34,11 @@ from .runner import run
 
 
 class CloudNode(Node):
+    """Serves ``features``: runs the model's tail and publishes the results (or, as a pipeline stage, runs up
+    to ``stop`` and forwards on ``features_out``), reports each frame on ``frame_timing`` and heartbeats on
+    ``cloud_status``.
+    """
+
     def __init__(self):
         super().__init__('cloud')
         p = self.params = Params(self)
@@ -171,6 +176,7 @@ class CloudNode(Node):
             **{f'rejected[{k}]': v for k, v in self.rejections.items()}}
 
     def destroy_node(self):
+        """Stop the serving thread (waiting up to 2 s for it), then destroy the node."""
         self._running = False
         with self.cond:
             self.cond.notify_all()
@@ -179,6 +185,7 @@ class CloudNode(Node):
 
 
 def main(args=None):
+    """Run the cloud node until shut down; returns the exit status (1 when it cannot start)."""
     return run(CloudNode, args)
 
 

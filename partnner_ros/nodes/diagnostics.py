@@ -17,6 +17,7 @@ class Diagnostics:
         self._timer = node.create_timer(period, self.publish)
 
     def publish(self) -> None:
+        """Collect the node's status now and publish it as one DiagnosticArray (floats to 3 decimals)."""
         level, message, values = self._collect()
         status = DiagnosticStatus(level=level, name=f'partnner_ros: {self._node.get_fully_qualified_name()}',
                                   message=message, hardware_id=self._node.get_fully_qualified_name())

@@ -36,6 +36,8 @@ FEATURE_CODECS = [c for c in formats.CODECS if c != formats.JPEG]
 
 @dataclass
 class Frame:
+    """A camera image taken in by the edge, with its intake sequence number and timing."""
+
     seq: int
     msg: object
     arrived: float      # monotonic
@@ -43,11 +45,44 @@ class Frame:
 
 
 class EdgeNode(Node):
+    """Runs the model's head on each frame from ``image_raw`` (or ``image_raw/compressed``) and publishes
+    ``features`` for the cloud, or at split = num_layers the results itself; reports every frame's
+    outcome on ``frame_timing`` and reads the cloud's records there too.
+    """
+
     def __init__(self):
         super().__init__('edge')
         p = self.params = Params(self)
         self.model = declare_model(p)
-        n = self.model.num_layers
+        transport = self._declare_parameters()
+
+        self.slot: LatestSlot[Frame] = LatestSlot()
+        self.in_flight = InFlight()
+        self.outbox: queue.Queue = queue.Queue(maxsize=1)
+        self.counts = {s: 0 for s in Status}
+        self.frames_in = 0
+        self.last_error = ''
+        self._logged_errors: set[str] = set()
+        self.compute_ms = 0.0
+        self._no_cloud_logged = False
+
+        self._wire_topics(transport)
+        self.create_timer(0.05, self._expire)
+        self.diagnostics = Diagnostics(self, self._diagnostics)
+        self._running = True
+        self._threads = [threading.Thread(target=self._compute_loop, name='edge-compute', daemon=True),
+                         threading.Thread(target=self._send_loop, name='edge-send', daemon=True)]
+        for t in self._threads:
+            t.start()
+        self.get_logger().info(
+            f'{self.model.name} ({self.model.fingerprint}{", random weights" if self.model.random_weights else ""}),'
+            f' {self.model.num_layers} layers, split {p.values["split"]}, codec {p.values["codec"]}')
+
+    def _declare_parameters(self) -> str:
+        """Declare the split, codec, flow and probe parameters and the split-space facts;
+        return ``image_transport`` (raw or compressed).
+        """
+        p, n = self.params, self.model.num_layers
         p.declare('split', n, f'active split: the edge runs layers [0, split); {n} is edge-only, 0 cloud-only. '
                   'Set by the partition manager', int_range=(0, n), check=self._check_split,
                   on_change=lambda _: self.slot.wake())
@@ -70,20 +105,14 @@ class EdgeNode(Node):
                   read_only=True)
         p.declare('split_elements', elements, 'tensor elements crossing each split 0..n, -1 where a split is '
                   'not usable (set by the node)', read_only=True)
-        transport = p.declare('image_transport', 'raw', 'raw: subscribe image_raw; compressed: '
-                              'image_raw/compressed', read_only=True, check=one_of(['raw', 'compressed']))
+        return p.declare('image_transport', 'raw', 'raw: subscribe image_raw; compressed: '
+                         'image_raw/compressed', read_only=True, check=one_of(['raw', 'compressed']))
 
-        self.slot: LatestSlot[Frame] = LatestSlot()
-        self.in_flight = InFlight()
-        self.outbox: queue.Queue = queue.Queue(maxsize=1)
-        self.counts = {s: 0 for s in Status}
-        self.frames_in = 0
-        self.last_error = ''
-        self._logged_errors: set[str] = set()
-        self.compute_ms = 0.0
-        self._no_cloud_logged = False
-
-        self.results = ResultPublisher(self, self.model, p)
+    def _wire_topics(self, transport: str) -> None:
+        """Create the result, features and frame_timing publishers and the frame_timing and image
+        subscriptions (``image_raw`` or ``image_raw/compressed``, as ``transport`` says).
+        """
+        self.results = ResultPublisher(self, self.model, self.params)
         self.features_pub = self.create_publisher(Features, 'features', qos.FEATURES,
                                                   event_callbacks=qos.pub_events(self, 'features'))
         self.timing_pub = self.create_publisher(FrameTiming, 'frame_timing', qos.RESULTS,
@@ -98,16 +127,6 @@ class EdgeNode(Node):
             self.image_sub = self.create_subscription(Image, 'image_raw', self._on_image, qos.IMAGE_SUB,
                                                       event_callbacks=qos.sub_events(self, 'image_raw'))
             self._to_rgb = image_to_rgb8
-        self.create_timer(0.05, self._expire)
-        self.diagnostics = Diagnostics(self, self._diagnostics)
-        self._running = True
-        self._threads = [threading.Thread(target=self._compute_loop, name='edge-compute', daemon=True),
-                         threading.Thread(target=self._send_loop, name='edge-send', daemon=True)]
-        for t in self._threads:
-            t.start()
-        self.get_logger().info(
-            f'{self.model.name} ({self.model.fingerprint}{", random weights" if self.model.random_weights else ""}),'
-            f' {n} layers, split {p.values["split"]}, codec {p.values["codec"]}')
 
     def _split_space_facts(self) -> tuple[list[float], list[int]]:
         n = self.model.num_layers
@@ -284,6 +303,7 @@ class EdgeNode(Node):
             'in_flight': len(self.in_flight), 'head_compute_ms': self.compute_ms}
 
     def destroy_node(self):
+        """Stop the compute and sender threads (waiting up to 2 s for each), then destroy the node."""
         self._running = False
         self.slot.close()
         for t in self._threads:
@@ -292,6 +312,7 @@ class EdgeNode(Node):
 
 
 def main(args=None):
+    """Run the edge node until shut down; returns the exit status (1 when it cannot start)."""
     return run(EdgeNode, args)
 
 

@@ -20,7 +20,7 @@ ENCODINGS = {
 
 
 class ImageConversionError(ValueError):
-    pass
+    """An image message that cannot be converted: unsupported encoding, inconsistent sizes, or undecodable."""
 
 
 def _ros2_cv_bridge():

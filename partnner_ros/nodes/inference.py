@@ -64,6 +64,9 @@ class ResultPublisher:
                                              event_callbacks=qos.pub_events(node, 'classification'))
 
     def publish(self, header, output, meta: ImageMeta) -> None:
+        """Postprocess the model's output (boxes mapped back to the image through ``meta``, with the current
+        conf/iou/max_det or top_k parameters) and publish it under ``header``.
+        """
         v = self.params.values
         if self.model.task == 'detect':
             settings = DetectionSettings(conf=v['conf'], iou=v['iou'], max_det=v['max_det'])

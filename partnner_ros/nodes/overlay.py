@@ -35,6 +35,7 @@ def _label(image, text, x, y, color):
 
 
 def draw_detections(image: np.ndarray, msg: Detection2DArray) -> np.ndarray:
+    """A copy of the RGB ``image`` with each detection's box and ``class score`` label, coloured by class."""
     out = image.copy()
     for det in msg.detections:
         hyp = det.results[0].hypothesis if det.results else None
@@ -49,6 +50,7 @@ def draw_detections(image: np.ndarray, msg: Detection2DArray) -> np.ndarray:
 
 
 def draw_classes(image: np.ndarray, msg: Classification) -> np.ndarray:
+    """A copy of the RGB ``image`` with one ``class score`` line per class, top left."""
     out = image.copy()
     for i, r in enumerate(msg.results):
         _label(out, f'{r.class_id} {r.score:.2f}', 4, 22 + 22 * i, PALETTE[i % len(PALETTE)])
@@ -56,6 +58,10 @@ def draw_classes(image: np.ndarray, msg: Classification) -> np.ndarray:
 
 
 class Overlay(Node):
+    """Draws ``detections`` or ``classification`` onto the matching ``image_raw`` frame (by header stamp)
+    and publishes it on ``overlay``.
+    """
+
     def __init__(self):
         super().__init__('overlay')
         p = self.params = Params(self)
@@ -98,6 +104,7 @@ class Overlay(Node):
 
 
 def main(args=None):
+    """Run the overlay node until shut down; returns the exit status (1 when it cannot start)."""
     return run(Overlay, args)
 
 

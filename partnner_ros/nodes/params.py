@@ -14,15 +14,18 @@ Check = Callable[[Any], str | None]  # returns a reason when the value is bad
 
 
 class ParameterError(ValueError):
-    pass
+    """A parameter's override or default could not be declared or failed its check at start-up."""
 
 
 def one_of(choices) -> Check:
+    """A check that accepts only the given values, and names them when it rejects one."""
     choices = tuple(choices)
     return lambda v: None if v in choices else f'must be one of {", ".join(map(str, choices))}'
 
 
 class Params:
+    """A node's declared parameters: ``values`` caches them, live changes are checked, then applied."""
+
     def __init__(self, node):
         self.node = node
         self.values: dict[str, Any] = {}
@@ -34,6 +37,9 @@ class Params:
     def declare(self, name: str, default: Any, description: str, *, read_only: bool = False,
                 int_range: tuple[int, int] | None = None, float_range: tuple[float, float] | None = None,
                 check: Check | None = None, on_change: Callable[[Any], None] | None = None) -> Any:
+        """Declare ``name`` with its descriptor, range and check, and return its value (the override, if any);
+        raises ParameterError when rclpy refuses it or the check rejects it.
+        """
         descriptor = ParameterDescriptor(description=description, read_only=read_only)
         if int_range is not None:
             descriptor.integer_range = [IntegerRange(from_value=int_range[0], to_value=int_range[1], step=1)]

@@ -7,9 +7,7 @@ End-to-end latency is measured here, on the robot's clock only: the camera stamp
 to the arrival of the frame's record. Transfer time is derived from durations.
 """
 
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 from rclpy.node import Node
@@ -21,6 +19,7 @@ from ..core.adaptation.frames import Status, record_from_timing
 from ..core.adaptation.health import CloudHealth
 from ..core.adaptation.split_space import SplitSpace
 from ..core.adaptation.stats import RollingStats
+from ..core.model.profile_data import Profile
 from ..msg import CloudStatus, FrameTiming, PartitionState
 from . import qos
 from .diagnostics import ERROR, OK, WARN, Diagnostics
@@ -33,26 +32,21 @@ EDGE_FACTS = ['num_layers', 'model_fingerprint', 'split', 'layer_weights', 'spli
 
 def neurosurgeon_profile(policy: policies.Neurosurgeon, edge_file: str, cloud_file: str, space: SplitSpace):
     """Load the per-platform profiles (partnner profile --json on each machine) into neurosurgeon."""
-    edge = json.loads(Path(edge_file).read_text())
-    cloud = json.loads(Path(cloud_file).read_text())
+    edge, cloud = Profile.load(edge_file), Profile.load(cloud_file)
     n = space.num_layers
-    if edge['num_layers'] != n or cloud['num_layers'] != n:
-        raise ValueError(f'the profiles are of a {edge["num_layers"]}/{cloud["num_layers"]}-layer model, '
+    if edge.num_layers != n or cloud.num_layers != n:
+        raise ValueError(f'the profiles are of a {edge.num_layers}/{cloud.num_layers}-layer model, '
                          f'the edge runs {n} layers')
-    size, codec_ms = np.full(n + 1, np.inf), np.zeros(n + 1)
-    edge_cuts = {c['split']: c for c in edge['cuts']}
-    cloud_cuts = {c['split']: c for c in cloud['cuts']}
-    size[n] = 0.0
-    for k in space.splits:
-        c = space.codec_for(k)
-        if k < n and c in edge_cuts[k]['bytes']:
-            size[k] = edge_cuts[k]['bytes'][c]
-            codec_ms[k] = edge_cuts[k]['encode_ms'][c] + cloud_cuts[k]['decode_ms'][c]
-    policy.set_profile([layer['ms'] for layer in edge['layers']], [layer['ms'] for layer in cloud['layers']],
-                       size, codec_ms)
+    sent, received = edge.payloads(space.codec_for, strict=False), cloud.payloads(space.codec_for, strict=False)
+    size = np.where(np.isnan(sent.bytes), np.inf, sent.bytes)
+    policy.set_profile(edge.layer_ms, cloud.layer_ms, size, sent.encode_ms + received.decode_ms)
 
 
 class PartitionManager(Node):
+    """Chooses the edge's split (and shadow probes) from ``frame_timing`` and ``cloud_status``, sets it through
+    the edge's parameter service, pings the cloud through its own, and publishes ``partition_state``.
+    """
+
     def __init__(self):
         super().__init__('partition_manager')
         self.num_layers: int | None = None
@@ -280,6 +274,7 @@ class PartitionManager(Node):
 
 
 def main(args=None):
+    """Run the partition manager node until shut down; returns the exit status (1 when it cannot start)."""
     return run(PartitionManager, args)
 
 

@@ -37,8 +37,10 @@ def _warner(node, topic: str, side: str):
 
 
 def sub_events(node, topic: str) -> SubscriptionEventCallbacks:
+    """Subscription callbacks that log incompatible QoS on ``topic`` once."""
     return SubscriptionEventCallbacks(incompatible_qos=_warner(node, topic, 'subscription'))
 
 
 def pub_events(node, topic: str) -> PublisherEventCallbacks:
+    """Publisher callbacks that log incompatible QoS on ``topic`` once."""
     return PublisherEventCallbacks(incompatible_qos=_warner(node, topic, 'publisher'))

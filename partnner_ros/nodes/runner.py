@@ -7,6 +7,9 @@ from rclpy.executors import ExternalShutdownException
 
 
 def run(node_class, args=None) -> int:
+    """Spin a ``node_class`` node until Ctrl-C or shutdown and return 0; return 1 when it cannot start
+    (bad parameters, model, weights or source: ValueError or FileNotFoundError).
+    """
     rclpy.init(args=args)
     node = None
     try:

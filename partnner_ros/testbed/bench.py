@@ -42,6 +42,10 @@ RESULT_TIMEOUT_S = 10.0
 
 @dataclass
 class BenchOptions:
+    """What ``partnner bench`` runs: the trace (a spec for trace_from_spec), seconds per run, the robot's
+    slowdown, model, codec, camera rate, policies, oracle splits, load schedule, delay, and where results go.
+    """
+
     trace: str
     duration: float = 120.0
     edge_slowdown: float = 10.0
@@ -63,6 +67,10 @@ class BenchOptions:
 
 @dataclass
 class Calibration:
+    """The profiles measured on the robot and the server, the robot's CPU quota (CPUs) that gave the
+    measured slowdown ``ratio``, and every quota tried.
+    """
+
     robot_profile: str
     server_profile: str
     robot_cpus: float
@@ -71,6 +79,10 @@ class Calibration:
 
 
 class Bench:
+    """The emulated robot, server and link (namespaces, shaped veth, CPU quotas) as a context manager that
+    removes them all on exit; calibrates the quota and runs one policy at a time.
+    """
+
     def __init__(self, opts: BenchOptions, log=None):
         self.opts = opts
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -166,49 +178,86 @@ class Bench:
         states.csv, run.json and the node logs).
         """
         o = self.opts
-        folder = o.out / 'runs' / label.replace(':', '_')
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in ('ready', 'frames.csv', 'images.csv', 'states.csv', 'run.json'):
-            (folder / stale).unlink(missing_ok=True)
-        ns = f'/bench_{folder.name}'
-        self.link.set_rate(max(self.trace.rate_at(0.0) / 1e6, 0.01))
-        self.server_cpu.set(None)
-        self.robot_cpu.set(calibration.robot_cpus)
-        robot, server = self.link.robot, self.link.server
-        run_procs = {}
-
-        def start(name, host, module, params):
-            run_procs[name] = self._start(host, node_command(module, ns, params), folder / f'{name}.log')
-
-        start('cloud', server, 'cloud', self.model_params)
-        start('edge', robot, 'edge', {**self.model_params, 'codec': o.codec, 'result_timeout': RESULT_TIMEOUT_S})
-        start('partition_manager', robot, 'partition_manager', {
-            **manager, 'edge_profile': calibration.robot_profile, 'cloud_profile': calibration.server_profile})
-        start('overlay', robot, 'overlay', {})
-        start('observer', robot, 'testbed.observer', {'out': str(folder.resolve())})
-        self.server_cpu.add(run_procs['cloud'].pid)
-        deadline = time.monotonic() + o.startup_timeout
-        while not (folder / 'ready').exists():
-            dead = [k for k, p in run_procs.items() if p.poll() is not None]
-            if dead or time.monotonic() > deadline:
-                why = f'{", ".join(dead)} exited' if dead else f'not ready after {o.startup_timeout:.0f} s'
-                raise RuntimeError(f'run {label}: {why}; see {folder}\n'
-                                   + ''.join(log_tail(folder / f'{d}.log') for d in dead))
-            time.sleep(0.2)
-        num_layers = int((folder / 'ready').read_text())
+        folder = self._fresh_run(label, calibration)
+        run_procs: dict = {}
+        self._spawn_nodes(folder, run_procs, manager, calibration)
+        num_layers = self._wait_ready(label, folder, run_procs)
         for name in ('edge', 'partition_manager'):
             self.robot_cpu.add(run_procs[name].pid)
         frames = int(round(o.duration * o.fps))
-        start('camera_source', robot, 'camera_source', {
+        self._start_node(run_procs, folder, 'camera_source', self.link.robot, 'camera_source', {
             'source': o.source, 'rate': o.fps, 'max_frames': frames, 'loop': True, 'min_subscribers': 3})
         t0_ns = self._first_frame(folder / 'images.csv', run_procs['camera_source'])
         timeline = Timeline(rate_events(self.trace, o.duration, self.link.set_rate)
                             + load_events(Steps.parse(o.cloud_load), self.server_cpu.set))
         timeline.start(t0_ns / 1e9)
         self.log(f'bench: {label}: {frames} frames at {o.fps:g} fps over {o.duration:.0f} s')
+        errors = self._measure(folder, run_procs, t0_ns, timeline)
+        meta = {'label': label, 'manager': manager, 't0_ns': t0_ns, 'num_layers': num_layers,
+                'duration': o.duration, 'fps': o.fps, 'trace': self.trace.name, 'cloud_load': o.cloud_load,
+                'delay_ms': o.delay_ms,
+                'applied': timeline.applied, 'errors': errors + timeline.errors}
+        (folder / 'run.json').write_text(json.dumps(meta, indent=1))
+        return folder
+
+    def _fresh_run(self, label: str, calibration: Calibration) -> Path:
+        """The run's folder, emptied of a previous run's outputs, with the link at the trace's
+        first rate, the server unthrottled and the robot at the calibrated quota.
+        """
+        folder = self.opts.out / 'runs' / label.replace(':', '_')
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in ('ready', 'frames.csv', 'images.csv', 'states.csv', 'run.json'):
+            (folder / stale).unlink(missing_ok=True)
+        self.link.set_rate(max(self.trace.rate_at(0.0) / 1e6, 0.01))
+        self.server_cpu.set(None)
+        self.robot_cpu.set(calibration.robot_cpus)
+        return folder
+
+    def _start_node(self, run_procs: dict, folder: Path, name: str, host: link.Host, module: str,
+                    params: dict) -> None:
+        """Start node ``module`` on ``host`` in the run's namespace, as ``run_procs[name]``, logging to
+        ``folder/<name>.log``.
+        """
+        run_procs[name] = self._start(host, node_command(module, f'/bench_{folder.name}', params),
+                                      folder / f'{name}.log')
+
+    def _spawn_nodes(self, folder: Path, run_procs: dict, manager: dict, calibration: Calibration) -> None:
+        """Start the cloud (under the server's quota), the edge, the partition manager with ``manager``'s
+        parameters, the overlay and the observer; the camera comes once they are ready.
+        """
+        robot, server = self.link.robot, self.link.server
+        self._start_node(run_procs, folder, 'cloud', server, 'cloud', self.model_params)
+        self._start_node(run_procs, folder, 'edge', robot, 'edge', {
+            **self.model_params, 'codec': self.opts.codec, 'result_timeout': RESULT_TIMEOUT_S})
+        self._start_node(run_procs, folder, 'partition_manager', robot, 'partition_manager', {
+            **manager, 'edge_profile': calibration.robot_profile, 'cloud_profile': calibration.server_profile})
+        self._start_node(run_procs, folder, 'overlay', robot, 'overlay', {})
+        self._start_node(run_procs, folder, 'observer', robot, 'testbed.observer', {'out': str(folder.resolve())})
+        self.server_cpu.add(run_procs['cloud'].pid)
+
+    def _wait_ready(self, label: str, folder: Path, run_procs: dict) -> int:
+        """Wait for the observer's ``ready`` file and return the model's layer count it holds; raises
+        RuntimeError when a node exits or ``startup_timeout`` passes first.
+        """
+        timeout = self.opts.startup_timeout
+        deadline = time.monotonic() + timeout
+        while not (folder / 'ready').exists():
+            dead = [k for k, p in run_procs.items() if p.poll() is not None]
+            if dead or time.monotonic() > deadline:
+                why = f'{", ".join(dead)} exited' if dead else f'not ready after {timeout:.0f} s'
+                raise RuntimeError(f'run {label}: {why}; see {folder}\n'
+                                   + ''.join(log_tail(folder / f'{d}.log') for d in dead))
+            time.sleep(0.2)
+        return int((folder / 'ready').read_text())
+
+    def _measure(self, folder: Path, run_procs: dict, t0_ns: int, timeline: Timeline) -> list[str]:
+        """Let the run go for ``duration`` s from the first frame (t0_ns, wall clock) and until every frame
+        sent has its outcome (at most RESULT_TIMEOUT_S + 1 s more); then stop the timeline and the run's
+        processes. Returns the errors (a node that exited early).
+        """
         errors = []
         try:
-            end = t0_ns / 1e9 + o.duration
+            end = t0_ns / 1e9 + self.opts.duration
             while time.time() < end + RESULT_TIMEOUT_S + 1:  # every frame sent has its outcome by then
                 dead = [k for k, p in run_procs.items() if p.poll() is not None]
                 if dead:
@@ -222,12 +271,7 @@ class Bench:
             stop(run_procs.values())
             for p in run_procs.values():
                 self.procs.remove(p)
-        meta = {'label': label, 'manager': manager, 't0_ns': t0_ns, 'num_layers': num_layers,
-                'duration': o.duration, 'fps': o.fps, 'trace': self.trace.name, 'cloud_load': o.cloud_load,
-                'delay_ms': o.delay_ms,
-                'applied': timeline.applied, 'errors': errors + timeline.errors}
-        (folder / 'run.json').write_text(json.dumps(meta, indent=1))
-        return folder
+        return errors
 
     def _first_frame(self, images: Path, camera) -> int:
         deadline = time.monotonic() + self.opts.startup_timeout
@@ -272,6 +316,7 @@ def _udp_profile() -> str:
 
 
 def unavailable() -> str | None:
+    """Why the bench cannot run here (not root, no ip/tc, no cgroup cpu controller), or None when it can."""
     return link.unavailable() or cpu_quota.unavailable()
 
 

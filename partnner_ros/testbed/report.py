@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.simulation.simulator import Platform, Scenario, SimProfile, run_all, simulate, simulate_fixed
+from ..core.simulation.scenario import Platform, Scenario, SimProfile
+from ..core.simulation.simulator import run_all, simulate, simulate_fixed
 from ..core.simulation.traces import Steps, Trace
 from .analysis import LiveRun, convergence, live_oracle, overhead, segment_edges, segment_means
 

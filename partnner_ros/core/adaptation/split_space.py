@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..model.profile_data import Profile
 from ..wire.formats import JPEG, Codec
 
 # Prior compressed size / raw size, until frames show the real ratio.
@@ -41,12 +42,8 @@ class SplitSpace:
     @classmethod
     def from_profile(cls, profile: dict, codec: str = 'fp16+lz4', input_codec: str = 'jpeg') -> 'SplitSpace':
         """The space of a ``partnner profile --json`` dict."""
-        n = profile['num_layers']
-        elements = np.zeros(n + 1)
-        for cut in profile['cuts']:
-            elements[cut['split']] = cut['elements'] if cut['split'] < n else 0
-        weights = np.array([layer['weight'] for layer in profile['layers']], dtype=float)
-        return cls(n, tuple(c['split'] for c in profile['cuts']), weights, elements, codec, input_codec)
+        p = Profile.parse(profile)
+        return cls(p.num_layers, p.splits, p.layer_weights, p.elements, codec, input_codec)
 
     @classmethod
     def from_model(cls, model, codec: str = 'fp16+lz4', input_codec: str = 'jpeg') -> 'SplitSpace':

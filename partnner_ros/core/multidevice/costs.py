@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..model.profile_data import Profile
+
 MB = 1e6
 FP32_BYTES = 4
 
@@ -62,24 +64,11 @@ class ModelCosts:
         at every cut (``input_codec`` at cut 0, e.g. jpeg). A profile does not
         record parameters: pass :func:`layer_param_bytes` of the model.
         """
-        n = profile['num_layers']
-        transfer = np.full(n + 1, np.nan)
-        elements = {}
-        for cut in profile['cuts']:
-            k = cut['split']
-            elements[k] = cut['elements']
-            if k == n:
-                transfer[k] = 0.0
-                continue
-            c = (input_codec or codec) if k == 0 else codec
-            if c not in cut['bytes']:
-                raise ValueError(f"the profile of {profile['model']} has no {c} payload at cut {k}; "
-                                 f'profile it with --codec {c}')
-            transfer[k] = cut['bytes'][c]
-        layers = profile['layers']
-        return cls(profile['model'], [layer['ms'] / 1e3 for layer in layers], param_bytes,
-                   _peaks(n, elements, [layer['out_shape'] for layer in layers]), transfer,
-                   tuple(layer['name'] for layer in layers))
+        p = Profile.parse(profile)
+        transfer = p.payloads(lambda k: (input_codec or codec) if k == 0 else codec).bytes
+        return cls(p.model, p.layer_ms / 1e3, param_bytes,
+                   _peaks(p.num_layers, {k: p.elements[k] for k in p.splits}, p.layer_out_shapes), transfer,
+                   p.layer_names)
 
     @classmethod
     def from_model(cls, model, macs_per_s: float = 1e10, codec: str = 'fp32') -> 'ModelCosts':

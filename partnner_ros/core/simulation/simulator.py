@@ -2,18 +2,8 @@
 
 A camera produces frames at ``fps``; the pipeline serves one frame at a time and
 takes the newest waiting frame when it is free (latest-frame semantics; skipped
-frames count as dropped). A frame served at split k from time s costs:
-
-* edge: preprocessing and layers [0, k) from the measured profile (and the
-  postprocessing at k = n), times the platform's edge slowdown and the edge load
-  at s, plus encoding;
-* upload: the payload through the bandwidth trace from the moment it is sent
-  (the trace's rate while it is in transit), plus the one-way delay;
-* cloud: layers [k, n) and the postprocessing, times the cloud load when the
-  payload arrives, plus decoding; then the small result comes back the same way.
-
-Compute times carry per-frame log-normal noise, drawn per frame index so that
-every policy meets the same noise. Policies get the same FrameRecord the live
+frames count as dropped). What a frame costs at each split is the scenario's
+``Truth`` (see :mod:`.scenario`). Policies get the same FrameRecord the live
 manager builds (durations only), and the same shadow probes and pings; a probe's
 work holds the pipeline until it is done, so probing costs latency as it does
 live. The oracle knows every frame's true costs and is the bound.
@@ -21,162 +11,12 @@ live. The oracle knows every frame's true costs and is the bound.
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..adaptation.frames import FrameRecord, Status
 from ..adaptation.policies import Neurosurgeon, Policy, make_policy
-from ..adaptation.split_space import SplitSpace
-from .traces import Steps, Trace
-
-
-@dataclass
-class SimProfile:
-    """A model as ``partnner profile --json`` measured it, for one codec."""
-
-    name: str
-    space: SplitSpace
-    layer_ms: np.ndarray
-    bytes: np.ndarray      # per split 0..n (nan where unusable, 0 at n)
-    encode_ms: np.ndarray
-    decode_ms: np.ndarray
-    profile_seconds: float  # wall time of the profiling run that measured all this
-    preprocess_ms: float = 0.0   # camera image to input tensor, on the edge
-    postprocess_ms: float = 0.0  # model output to results, on whichever side ran the last layer
-
-    @classmethod
-    def from_profile(cls, profile: dict, codec: str = 'fp16+lz4', input_codec: str = 'jpeg') -> 'SimProfile':
-        """The model as profiled with ``codec`` for features and ``input_codec`` at split 0;
-        raises ValueError when the profile lacks that codec's figures at a usable split.
-        """
-        space = SplitSpace.from_profile(profile, codec, input_codec)
-        n = space.num_layers
-        size = np.full(n + 1, np.nan)
-        enc = np.zeros(n + 1)
-        dec = np.zeros(n + 1)
-        for cut in profile['cuts']:
-            k = cut['split']
-            if k == n:
-                size[k] = 0.0
-                continue
-            c = space.codec_for(k)
-            if c not in cut['bytes']:
-                raise ValueError(f"the profile of {profile['model']} has no {c} figures at split {k}; "
-                                 f'profile it with --codec {c}')
-            size[k], enc[k], dec[k] = cut['bytes'][c], cut['encode_ms'][c], cut['decode_ms'][c]
-        layer_ms = np.array([layer['ms'] for layer in profile['layers']])
-        return cls(profile['model'], space, layer_ms, size, enc, dec,
-                   profile.get('profile_seconds', 10 * layer_ms.sum() / 1e3),
-                   profile.get('preprocess_ms', 0.0), profile.get('postprocess_ms', 0.0))
-
-
-@dataclass(frozen=True)
-class Platform:
-    """Edge ms = profiled ms x edge_slowdown; cloud ms = profiled ms / cloud_speedup."""
-
-    name: str
-    edge_slowdown: float
-    cloud_speedup: float = 1.0
-
-
-PLATFORMS = {p.name: p for p in (Platform('edge5x', 5.0), Platform('edge10x', 10.0), Platform('edge20x', 20.0))}
-DEFAULT_PLATFORM = 'edge10x'
-
-
-@dataclass
-class Scenario:
-    """One simulated run's conditions: model, platform, bandwidth trace, loads, camera rate and noise."""
-
-    profile: SimProfile
-    platform: Platform
-    trace: Trace
-    fps: float = 10.0
-    cloud_load: Steps = field(default_factory=Steps)
-    edge_load: Steps = field(default_factory=Steps)
-    delay_ms: float = 20.0
-    noise: float = 0.05
-    duration_s: float | None = None
-    ping_every_s: float = 1.0
-    result_bytes: int = 2000
-    seed: int = 0
-
-    @property
-    def duration(self) -> float:
-        """Simulated seconds: ``duration_s``, else the trace's period capped at 600 s."""
-        return self.duration_s or min(self.trace.period, 600.0)
-
-    def change_times(self) -> list[float]:
-        """Times (s, inside the run) where a load schedule or the trace steps."""
-        times = set(self.cloud_load.change_times) | set(self.edge_load.change_times)
-        times |= set(self.trace.change_points(duration=self.duration))
-        return sorted(t for t in times if 0 < t < self.duration)
-
-
-class Truth:
-    """True costs of every split for a frame served from time s."""
-
-    def __init__(self, sc: Scenario):
-        self.sc = sc
-        p = sc.profile
-        self.n = p.space.num_layers
-        self.cum = np.concatenate([[0.0], np.cumsum(p.layer_ms)])
-        self.usable = np.array(sorted(p.space.splits))
-        self.bits = np.nan_to_num(p.bytes, nan=0.0) * 8.0
-        frames = int(sc.duration * sc.fps) + 2
-        rng = np.random.default_rng(sc.seed)
-        self.noise_edge = np.exp(rng.normal(0.0, sc.noise, frames))
-        self.noise_cloud = np.exp(rng.normal(0.0, sc.noise, frames))
-
-    def costs(self, frame: int | np.ndarray, s: float | np.ndarray, splits=None):
-        """(e2e, edge, cloud, edge_scale, cloud_scale) in ms for the given splits (default all 0..n)."""
-        sc, n = self.sc, self.n
-        ks = np.arange(n + 1) if splits is None else np.asarray(splits)
-        edge_scale = sc.platform.edge_slowdown * sc.edge_load.at(s) * self.noise_edge[frame]
-        p = sc.profile
-        edge = ((p.preprocess_ms + self.cum[ks] + np.where(ks == n, p.postprocess_ms, 0.0)) * edge_scale
-                + p.encode_ms[ks] * sc.platform.edge_slowdown)
-        sent = s + edge / 1e3
-        arrived = sc.trace.finish(sent, self.bits[ks]) + sc.delay_ms / 1e3
-        cloud_scale = self.noise_cloud[frame] / sc.platform.cloud_speedup * sc.cloud_load.at(arrived)
-        cloud = ((self.cum[n] - self.cum[ks] + p.postprocess_ms) * cloud_scale
-                 + p.decode_ms[ks] / sc.platform.cloud_speedup)
-        back = sc.trace.finish(arrived + cloud / 1e3, 8.0 * sc.result_bytes) + sc.delay_ms / 1e3
-        e2e = np.where(ks == n, edge, (back - s) * 1e3)
-        cloud = np.where(ks == n, 0.0, cloud)
-        return e2e, edge, cloud, edge_scale, cloud_scale
-
-    def probe_done(self, costs, s: float, k: int, p: int) -> float:
-        """Until when a shadow probe at split p, made from the frame served at split k
-        from s (``costs``: that frame's ``costs`` over all splits), holds the pipeline:
-        the edge encodes it (first running layers [k, p) when p > k) after the real frame
-        is sent, and while frames use the link its payload queues behind the real one.
-        Its cloud work overlaps the next frame's edge work.
-        """
-        sc, n = self.sc, self.n
-        _, edge, _, es, _ = costs
-        sent = s + edge[k] / 1e3
-        head_ms = max(self.cum[p] - self.cum[k], 0.0) * es + sc.profile.encode_ms[p] * sc.platform.edge_slowdown
-        done = sent + head_ms / 1e3
-        if p < n and k < n:
-            link_free = float(sc.trace.finish(sent, self.bits[k]))
-            done = float(sc.trace.finish(max(done, link_free), self.bits[p]))
-        return float(done)
-
-    def record(self, frame: int, costs, k: int, wait_ms: float, probe: bool = False) -> FrameRecord:
-        """The FrameRecord the manager would build for the frame served at split k
-        (``costs``: that frame's ``costs`` over all splits).
-        """
-        e2e, edge, cloud, es, cs = costs
-        e2e, edge, cloud, cs = float(e2e[k]), float(edge[k]), float(cloud[k]), float(cs[k])
-        p, n = self.sc.profile, self.n
-        layer = p.layer_ms
-        return FrameRecord(
-            frame, k, Status.OK, int(self.bits[k] / 8), e2e + wait_ms, edge + wait_ms, cloud,
-            edge_compute_ms=float(self.cum[k] * es), cloud_compute_ms=float((self.cum[n] - self.cum[k]) * cs),
-            codec_ms=float(p.encode_ms[k] * self.sc.platform.edge_slowdown
-                           + p.decode_ms[k] / self.sc.platform.cloud_speedup),
-            edge_layer_ms=tuple(layer[:k] * es), cloud_layer_ms=tuple(layer[k:] * cs), probe=probe)
+from .scenario import Scenario, Truth
 
 
 @dataclass

@@ -147,7 +147,9 @@ class Steps:
 
 
 def load_traces(path) -> list[Trace]:
-    """A trace file, or every trace file in a folder (sorted)."""
+    """A trace file, every trace file in a folder (sorted), or one synthetic or generated trace spec."""
+    if str(path).startswith(SPEC_PREFIXES):
+        return [trace_from_spec(str(path))]
     path = Path(path)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in ('.txt', '.log', ''))
@@ -159,10 +161,17 @@ def load_traces(path) -> list[Trace]:
     return [Trace.load(path)]
 
 
+SPEC_PREFIXES = ('steps:', 'ramp:', 'gen:')
+
+
 def trace_from_spec(spec: str) -> Trace:
-    """A trace file, or a synthetic one: ``steps:20,2,20@30`` (Mbit/s levels, 30 s each)
-    or ``ramp:20,2@60`` (from 20 to 2 Mbit/s over 60 s).
+    """A trace file, or a synthetic one: ``steps:20,2,20@30`` (Mbit/s levels, 30 s each),
+    ``ramp:20,2@60`` (from 20 to 2 Mbit/s over 60 s) or a generated bursty link,
+    ``gen:lognormal,cv=1.0,mean=2,seed=3`` (see :mod:`.generated`).
     """
+    if spec.startswith('gen:'):
+        from .generated import from_spec  # generated builds on Trace
+        return from_spec(spec)
     kind, _, rest = spec.partition(':')
     if kind in ('steps', 'ramp') and rest:
         try:
@@ -177,7 +186,7 @@ def trace_from_spec(spec: str) -> Trace:
             raise ValueError(f'a synthetic trace is steps:MBPS,MBPS,...@SECONDS_EACH or '
                              f'ramp:FROM,TO@SECONDS, got {spec!r}') from None
     if not Path(spec).is_file():
-        raise ValueError(f'no trace file {spec} (a synthetic trace is steps:... or ramp:...)')
+        raise ValueError(f'no trace file {spec} (a synthetic trace is steps:..., ramp:... or gen:...)')
     return Trace.load(spec)
 
 

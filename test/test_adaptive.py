@@ -241,18 +241,29 @@ def test_oracle_is_the_per_frame_minimum_and_bounds_every_policy():
     assert set(oracle.split) == {0, 2}  # cloud-only on the fast link, edge-only on the slow one
 
 
-def test_partnner_converges_after_bandwidth_and_load_steps():
-    # cloud-only, then edge-only while the link is slow, cloud-only again, and edge-only
-    # once the server is loaded 40x
+def test_partnner_follows_a_slower_link_and_a_loaded_server_within_frames():
+    # cloud-only, edge-only once the link is slow, cloud-only again when it recovers, and edge-only once
+    # the server is loaded 40x: retreats are seen by the frames themselves
     sc = tiny_scenario(trace=Trace.steps([40.0, 0.2, 40.0], 20.0), duration_s=60.0, fps=10.0,
                        cloud_load=Steps(((0.0, 1.0), (50.0, 40.0))))
     runs = run_all(sc, ('partnner',))
     events = sc.change_times()
     assert events == pytest.approx([20.0, 40.0, 50.0], abs=0.6)
     assert [runs['oracle'].split[np.searchsorted(runs['oracle'].start, t + 1)] for t in events] == [2, 0, 2]
-    conv = convergence(runs['partnner'], events)
-    assert all(not censored and frames <= 5 for _, frames, _, censored in conv), conv
-    assert runs['partnner'].mean <= 1.3 * runs['oracle'].mean
+    (_, down, _, down_censored), _, (_, loaded, _, loaded_censored) = convergence(runs['partnner'], events)
+    assert not down_censored and down <= 5 and not loaded_censored and loaded <= 5
+
+
+def test_partnner_finds_a_recovered_link_within_its_probe_budget():
+    """At edge-only, only shadow probes see the link come back, and they may use 5% of it: the image
+    (400 kbit) on a 2 Mbit/s link, with a frame every 100 ms, is one probe in 64 frames at most."""
+    sc = tiny_scenario(trace=Trace.steps([40.0, 2.0, 40.0], 30.0), duration_s=90.0, fps=10.0)
+    runs = run_all(sc, ('partnner',))
+    assert [runs['oracle'].split[np.searchsorted(runs['oracle'].start, t + 1)] for t in (10, 40, 70)] == [0, 2, 0]
+    (_, down, _, _), (_, up, up_seconds, censored) = convergence(runs['partnner'], [30.0, 60.0])
+    assert down <= 8 and not censored and up <= 2 * 64 + 5, (down, up, up_seconds)
+    run = runs['partnner']
+    assert run.probe_uplink_share <= 0.05 and run.probe_server_share <= 0.05
 
 
 def test_neurosurgeon_pays_for_reprofiling_after_a_load_change():

@@ -17,6 +17,7 @@ from rclpy.parameter_client import AsyncParameterClient
 from ..core.adaptation import policies
 from ..core.adaptation.frames import Status, record_from_timing
 from ..core.adaptation.health import CloudHealth
+from ..core.adaptation.probing import ProbeBudget, ProbeSpend
 from ..core.adaptation.split_space import SplitSpace
 from ..core.adaptation.stats import RollingStats
 from ..core.model.profile_data import Profile
@@ -64,6 +65,8 @@ class PartitionManager(Node):
                   'answering', float_range=(0.2, 600.0), on_change=self._set_deadline)
         p.declare('stats_window', 100, 'frames in the rolling latency statistics', int_range=(1, 100000),
                   on_change=lambda w: self.e2e.resize(w))
+        p.declare('probe_budget', 0.05, 'share of the uplink and of the server time that shadow probes may use '
+                  '(partnner)', float_range=(0.001, 1.0), on_change=self._set_probe_budget)
         p.declare('ping_period', 1.0, 'seconds between round-trip pings of the cloud', float_range=(0.05, 60.0),
                   read_only=True)
         edge_node = p.declare('edge_node', 'edge', 'name of the edge node whose split parameter is set',
@@ -81,6 +84,7 @@ class PartitionManager(Node):
         self.applied: tuple | None = None  # (split, probe_split, probe_every) last set on the edge
         self.reason = 'waiting for the edge'
         self.decision_us = RollingStats(100)
+        self.probe_spend = ProbeSpend()
         self._pending = None
         self._ping = None
 
@@ -112,11 +116,16 @@ class PartitionManager(Node):
     def _set_deadline(self, value):
         self.health.deadline_s = value
 
+    def _set_probe_budget(self, share: float) -> None:
+        if isinstance(self.policy, policies.Partnner):
+            self.policy.budget = ProbeBudget(share)
+
     def _rebuild_policy(self):
         if self.space is None:
             return
         v = self.params.values
-        policy = policies.make_policy(v['policy'], self.num_layers, min(v['split'], self.num_layers), self.space)
+        policy = policies.make_policy(v['policy'], self.num_layers, min(v['split'], self.num_layers), self.space,
+                                      probe_share=v['probe_budget'])
         if isinstance(policy, policies.Neurosurgeon):
             neurosurgeon_profile(policy, v['edge_profile'], v['cloud_profile'], self.space)
         self.policy = policy
@@ -143,6 +152,8 @@ class PartitionManager(Node):
             self.per_split[msg.split] = self.per_split.get(msg.split, 0) + 1
         if self.policy is not None:
             self.policy.observe(record)
+        link = getattr(self.policy, 'link', None)
+        self.probe_spend.observe(record, link.bandwidth.value if link is not None and link.known else float('nan'))
 
     def _send_ping(self):
         if self._ping is not None or not self.cloud.services_are_ready():
@@ -242,11 +253,16 @@ class PartitionManager(Node):
         out = {}
         if p.link.known:
             out['bandwidth_bps'], out['rtt_ms'] = p.link.bandwidth.value, p.link.fixed_ms()
+            out['bandwidth_cv'] = p.link.cv
         if p.edge.known:
             out['edge_model_ms'] = p.edge.scale.value
         if p.cloud.known:
             out['cloud_model_ms'] = p.cloud.scale.value
         return out
+
+    def _probe_shares(self) -> dict:
+        return {'probe_uplink_share': self.probe_spend.uplink_share,
+                'probe_server_share': self.probe_spend.server_share}
 
     def _publish_state(self):
         msg = PartitionState(policy=self.params.values['policy'], model_fingerprint=self.fingerprint,
@@ -254,7 +270,8 @@ class PartitionManager(Node):
                              reason=self.reason, cloud_alive=self.health.alive(time.monotonic()),
                              e2e_mean_ms=self.e2e.mean, e2e_p95_ms=self.e2e.p95,
                              frames_done=self.counts[Status.OK], frames_lost=self.counts[Status.LOST],
-                             frames_dropped=self.counts[Status.DROPPED], **self._estimates())
+                             frames_dropped=self.counts[Status.DROPPED], **self._probe_shares(),
+                             **self._estimates())
         msg.header.stamp = self.get_clock().now().to_msg()
         self.state_pub.publish(msg)
 
@@ -269,7 +286,7 @@ class PartitionManager(Node):
             'e2e_mean_ms': self.e2e.mean, 'e2e_p95_ms': self.e2e.p95, 'frames_done': self.counts[Status.OK],
             'lost': self.counts[Status.LOST], 'dropped': self.counts[Status.DROPPED],
             'rejected': self.counts[Status.REJECTED], 'failed': self.counts[Status.FAILED],
-            'decision_us_mean': self.decision_us.mean, **self._estimates(),
+            'decision_us_mean': self.decision_us.mean, **self._estimates(), **self._probe_shares(),
             **{f'frames_at_split[{k}]': v for k, v in sorted(self.per_split.items())}}
 
 

@@ -10,14 +10,19 @@ two or three samples while a lone outlier moves nothing.
 layers: it starts from the model's relative compute weights and is refined by the
 per-layer durations of whatever layers that side actually ran.
 
-:class:`LinkEstimator` combines a bandwidth tracker with a round-trip tracker:
-transfer = rtt + 8 * bytes / bandwidth.
+:class:`LinkEstimator` combines a bandwidth tracker with a round-trip tracker and
+a :class:`~.rate_spread.RateSpread`, the recent distribution of transfer rates: a
+transfer is predicted as rtt + 8 * bytes * E[1/B], which on a bursty link is
+larger than 8 * bytes / (typical B), since a slow moment costs more than a fast
+one saves.
 """
 
 import math
 from collections import deque
 
 import numpy as np
+
+from .rate_spread import RateSpread
 
 
 class StepTracker:
@@ -131,6 +136,7 @@ class LinkEstimator:
 
     def __init__(self):
         self.bandwidth = StepTracker()
+        self.spread = RateSpread()
         self.fixed = StepTracker(window=15)
         self.rtt = StepTracker(window=15)
 
@@ -149,9 +155,10 @@ class LinkEstimator:
         """Record a ping's round trip in ms (floored at 0.05 ms)."""
         self.rtt.update(max(rtt_ms, 0.05))
 
-    def observe(self, payload_bytes: int, transfer_ms: float) -> bool:
-        """One frame's payload took ``transfer_ms`` both ways (request and answer).
-        Returns True when the bandwidth stepped.
+    def observe(self, payload_bytes: int, transfer_ms: float, at_s: float | None = None) -> bool:
+        """One frame's payload took ``transfer_ms`` both ways (request and answer), ending at ``at_s``
+        (seconds on the robot's clock; None: one second after the last). Returns True when the
+        bandwidth stepped.
         """
         if payload_bytes <= 0 or not transfer_ms > 0:
             return False
@@ -160,12 +167,32 @@ class LinkEstimator:
         if self.bandwidth.known:
             wire = bits / self.bandwidth.value * 1e3
             if wire < self.LARGE * (fixed + wire) and transfer_ms < 2 * (fixed + wire):
-                # a small payload that behaved as expected: it measures the fixed part
+                # a small payload that behaved as expected: it measures the fixed part, and
+                # says the link still runs at the typical rate
                 self.fixed.update(max(transfer_ms - wire, 0.05))
+                self.spread.add(1.0 / self.bandwidth.value, False, at_s)
                 return False
         wire_ms = max(transfer_ms - fixed, 0.05 * transfer_ms, 0.01)
-        return self.bandwidth.update(bits / (wire_ms / 1e3))
+        stepped = self.bandwidth.update(bits / (wire_ms / 1e3))
+        self.spread.add(wire_ms / 1e3 / bits, stepped, at_s)
+        return stepped
+
+    @property
+    def cv(self) -> float:
+        """Coefficient of variation of 1/B over the long window: 0 on a steady link, 1 and more on a bursty
+        one (nan before ``known``).
+        """
+        return self.spread.cv()
 
     def transfer_ms(self, payload_bytes) -> np.ndarray:
-        """Predicted ms to transfer each payload (bytes, array-friendly); nan before ``known``."""
-        return self.fixed_ms() + 8.0 * np.asarray(payload_bytes, dtype=float) / self.bandwidth.value * 1e3
+        """Predicted ms to transfer each payload (bytes, array-friendly): fixed + bits x E[1/B]; nan before
+        ``known``.
+        """
+        fixed = self.fixed_ms()
+        bits = 8.0 * np.asarray(payload_bytes, dtype=float)
+        return fixed + bits * self.spread.predict(bits, fixed / 1e3)[0] * 1e3
+
+    def transfer_error_ms(self, payload_bytes) -> np.ndarray:
+        """Standard error of the predicted transfer time of each payload (the estimate of E[1/B]'s)."""
+        bits = 8.0 * np.asarray(payload_bytes, dtype=float)
+        return bits * self.spread.predict(bits, self.fixed_ms() / 1e3)[1] * 1e3

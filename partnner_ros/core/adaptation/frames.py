@@ -41,6 +41,7 @@ class FrameRecord:
     cloud_layer_ms: tuple = ()
     probe: bool = False
     error: str = ''
+    at_s: float = float('nan')  # when the outcome reached the robot, in seconds on its clock
 
     @property
     def transfer_ms(self) -> float:
@@ -62,7 +63,8 @@ def record_from_timing(timing, arrival_ns: int) -> FrameRecord:
         (arrival_ns - stamp_ns(timing.header.stamp)) / 1e6, edge_ms(timing), cloud_ms(timing),
         edge_compute_ms=timing.edge_compute_ms, cloud_compute_ms=timing.cloud_compute_ms,
         codec_ms=timing.edge_encode_ms + timing.cloud_decode_ms, edge_layer_ms=tuple(timing.edge_layer_ms),
-        cloud_layer_ms=tuple(timing.cloud_layer_ms), probe=timing.probe, error=timing.error)
+        cloud_layer_ms=tuple(timing.cloud_layer_ms), probe=timing.probe, error=timing.error,
+        at_s=arrival_ns / 1e9)
 
 
 def edge_ms(timing) -> float:

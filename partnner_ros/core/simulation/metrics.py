@@ -20,6 +20,7 @@ def summarize(runs: dict[str, Run], events: list[float]) -> dict[str, dict]:
             'mean_ms': r.mean, 'p95_ms': r.p95, 'x_oracle': r.mean / oracle,
             'speedup_vs_edge_only': edge / r.mean, 'speedup_vs_cloud_only': cloud / r.mean,
             'switches': r.switches, 'decision_us': r.decision_us,
+            'probe_uplink_share': r.probe_uplink_share, 'probe_server_share': r.probe_server_share,
             'convergence_events': len(conv),
             'convergence_frames_median': float(np.median(frames)) if frames else None,
             'convergence_seconds_median': float(np.median(seconds)) if seconds else None,
@@ -31,13 +32,15 @@ def summarize(runs: dict[str, Run], events: list[float]) -> dict[str, dict]:
 def format_table(summary: dict[str, dict], title: str) -> str:
     """A fixed-width text table of ``summarize`` rows under ``title``: latencies in ms, speedups, convergence."""
     lines = [title, f"{'policy':<26} {'mean ms':>9} {'p95 ms':>9} {'x oracle':>8} {'vs edge':>8} {'vs cloud':>8} "
-                    f"{'switches':>8} {'conv frames':>11} {'conv s':>7} {'decision':>9}"]
+                    f"{'switches':>8} {'conv frames':>11} {'conv s':>7} {'decision':>9} {'probes: uplink':>14} "
+                    f"{'server':>6}"]
     for s in summary.values():
         conv_f = '-' if s['convergence_frames_median'] is None else f"{s['convergence_frames_median']:.0f}"
         conv_s = '-' if s['convergence_seconds_median'] is None else f"{s['convergence_seconds_median']:.1f}"
         lines.append(f"{s['label']:<26} {s['mean_ms']:>9.1f} {s['p95_ms']:>9.1f} {s['x_oracle']:>8.2f} "
                      f"{s['speedup_vs_edge_only']:>7.2f}x {s['speedup_vs_cloud_only']:>7.2f}x {s['switches']:>8} "
-                     f"{conv_f:>11} {conv_s:>7} {s['decision_us']:>7.0f}us")
+                     f"{conv_f:>11} {conv_s:>7} {s['decision_us']:>7.0f}us {s['probe_uplink_share']:>13.1%} "
+                     f"{s['probe_server_share']:>6.1%}")
     return '\n'.join(lines)
 
 
@@ -51,7 +54,8 @@ def aggregate(summaries: list[dict[str, dict]]) -> dict[str, dict]:
         out[name] = {
             'label': name, 'traces': len(rows),
             **{k: float(np.mean([r[k] for r in rows])) for k in (
-                'mean_ms', 'p95_ms', 'x_oracle', 'speedup_vs_edge_only', 'speedup_vs_cloud_only', 'decision_us')},
+                'mean_ms', 'p95_ms', 'x_oracle', 'speedup_vs_edge_only', 'speedup_vs_cloud_only', 'decision_us',
+                'probe_uplink_share', 'probe_server_share')},
             'switches': int(sum(r['switches'] for r in rows)),
             'convergence_frames_median': float(np.median(conv)) if conv else None,
             'convergence_seconds_median': float(np.median(conv_s)) if conv_s else None,

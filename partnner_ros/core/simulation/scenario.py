@@ -143,8 +143,8 @@ class Truth:
             done = float(sc.trace.finish(max(done, link_free), self.bits[p]))
         return float(done)
 
-    def record(self, frame: int, costs, k: int, wait_ms: float, probe: bool = False) -> FrameRecord:
-        """The FrameRecord the manager would build for the frame served at split k
+    def record(self, frame: int, costs, k: int, wait_ms: float, start_s: float, probe: bool = False) -> FrameRecord:
+        """The FrameRecord the manager would build for the frame served at split k from ``start_s``
         (``costs``: that frame's ``costs`` over all splits).
         """
         e2e, edge, cloud, es, cs = costs
@@ -156,4 +156,5 @@ class Truth:
             edge_compute_ms=float(self.cum[k] * es), cloud_compute_ms=float((self.cum[n] - self.cum[k]) * cs),
             codec_ms=float(p.encode_ms[k] * self.sc.platform.edge_slowdown
                            + p.decode_ms[k] / self.sc.platform.cloud_speedup),
-            edge_layer_ms=tuple(layer[:k] * es), cloud_layer_ms=tuple(layer[k:] * cs), probe=probe)
+            edge_layer_ms=tuple(layer[:k] * es), cloud_layer_ms=tuple(layer[k:] * cs), probe=probe,
+            at_s=start_s + e2e / 1e3)

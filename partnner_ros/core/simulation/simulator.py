@@ -32,6 +32,20 @@ class Run:
     equivalent: np.ndarray  # the chosen split's cost is within tolerance of the best
     dropped: int
     decision_us: float
+    probe_bits: float = 0.0       # what shadow probes sent over the uplink
+    probe_server_ms: float = 0.0  # what they cost the server
+    uplink_bits: float = 0.0      # what the link could carry over the run
+    seconds: float = 0.0          # the run's length
+
+    @property
+    def probe_uplink_share(self) -> float:
+        """Share of the uplink's capacity over the run that shadow probes used."""
+        return self.probe_bits / self.uplink_bits if self.uplink_bits else 0.0
+
+    @property
+    def probe_server_share(self) -> float:
+        """Share of the server's time over the run that shadow probes used."""
+        return self.probe_server_ms / (self.seconds * 1e3) if self.seconds else 0.0
 
     @property
     def mean(self) -> float:
@@ -60,6 +74,7 @@ class _Driver:
     def __init__(self, policy: Policy, sc: Scenario, truth: Truth):
         self.policy, self.sc, self.truth = policy, sc, truth
         self.decision_s = 0.0  # wall time spent in choose()
+        self.probe_bits = self.probe_server_ms = 0.0
         self.next_ping = 0.0
         self.profiled = policy if isinstance(policy, Neurosurgeon) else None
         self.pending: list[tuple[float, float]] = []  # (profile ready at, load change it measures)
@@ -83,11 +98,13 @@ class _Driver:
         return when the pipeline is free again (``done``, or later while a probe holds it).
         """
         policy, truth, sc = self.policy, self.truth, self.sc
-        policy.observe(truth.record(j, costs, k, wait_ms))
+        policy.observe(truth.record(j, costs, k, wait_ms, s))
         if policy.probe_every and served % policy.probe_every == 0:
             probe = policy.probe_split()
             if probe is not None and probe != k:
-                policy.observe(truth.record(j, costs, probe, 0.0, probe=True))
+                policy.observe(truth.record(j, costs, probe, 0.0, s, probe=True))
+                self.probe_bits += float(truth.bits[probe])
+                self.probe_server_ms += float(costs[2][probe])
                 done = max(done, truth.probe_done(costs, s, k, probe))
         if s >= self.next_ping and hasattr(policy, 'ping'):
             policy.ping(2 * (sc.delay_ms + (float(sc.trace.finish(s, 800.0)) - s) * 1e3))  # 100 B each way
@@ -141,8 +158,9 @@ def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> 
         i = j + 1
     a = np.array(rows, dtype=float).reshape(-1, 6)
     decision_us = (driver.decision_s if driver else 0.0) / max(served, 1) * 1e6
+    probes = (driver.probe_bits, driver.probe_server_ms) if driver else (0.0, 0.0)
     return Run(name, a[:, 0], a[:, 1], a[:, 2].astype(int), a[:, 3], a[:, 4].astype(int), a[:, 5].astype(bool),
-               dropped, decision_us)
+               dropped, decision_us, *probes, float(sc.trace.bits_until(sc.duration)), sc.duration)
 
 
 def simulate_fixed(sc: Scenario, splits, truth: Truth | None = None) -> list[Run]:

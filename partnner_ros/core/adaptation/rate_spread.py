@@ -56,6 +56,8 @@ class RateSpread:
             last = self.regime[-1] if self.regime else seconds_per_bit
             self.regime = deque([last, seconds_per_bit], maxlen=self.regime.maxlen)
             self.step_times.append(self._clock)
+            # the old regime's errors say nothing of the new one's: it starts halfway to being trusted
+            self.errors[0] = self.errors[1] / 2
             if self._novel():
                 self.long = deque([(last, self._clock)], maxlen=self.long.maxlen)
                 self.step_times.clear()

@@ -111,7 +111,7 @@ class Partnner(Policy):
 
     stale_frames = 32.0  # an estimate this many frames old is in doubt by 1 - 1/e, whatever it predicts
 
-    def __init__(self, space: SplitSpace, hysteresis: float = 0.02, margin_ms: float = 1.0, doubt: float = 0.5,
+    def __init__(self, space: SplitSpace, hysteresis: float = 0.02, margin_ms: float = 1.0, doubt: float = 0.25,
                  probe_share: float = 0.05):
         super().__init__(space.num_layers)
         self.space = space

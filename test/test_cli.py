@@ -107,13 +107,42 @@ def test_report_writes_tables_and_plots(resnet18_profile, tmp_path):
         write_trace(tmp_path / 'traces' / family / 'a.txt', [(0, 5.0), (10, 0.5), (20, 5.0)])
     out = run('report', '--models', 'resnet18', '--platforms', 'edge10x', '--traces', str(tmp_path / 'traces'),
               '--traces-per-family', '1', '--duration', '30', '--profile-cache', str(cache),
-              '--out', str(tmp_path / 'report'))
+              '--presets', 'rpi4-t4', '--gen-seeds', '1', '--gen-means', '1.5', '--out', str(tmp_path / 'report'))
     assert out.returncode == 0, out.stderr
     md = (tmp_path / 'report' / 'report.md').read_text()
     assert 'resnet18' in md and 'hsdpa' in md.lower() and 'neurosurgeon' in md
     data = json.loads((tmp_path / 'report' / 'report.json').read_text())
     assert set(data['cells']) == {'resnet18|edge10x|hsdpa', 'resnet18|edge10x|fcc'}
     assert list((tmp_path / 'report').glob('*.png'))
+    # the PArtNNer table: the published Pi 4 + T4 platform over Neurosurgeon's three links, beside the paper
+    assert "## PArtNNer's comparison on published platforms" in md
+    assert '| resnet18 | rpi4-t4 |' in md and '3G: vs edge / vs cloud' in md and 'Wi-Fi: vs edge / vs cloud' in md
+    assert '| PArtNNer paper (ACM TECS 2023) | 10.2x / 21.1x | 3.2x / 6.7x |' in md
+    assert '**Where and why the figures differ.**' in md
+    paper = data['paper']
+    assert set(paper['cells']) == {f'resnet18|rpi4-t4|{link}' for link in ('3g', 'lte', 'wifi')}
+    assert paper['links']['lte']['mbps'] == 5.85
+    pi = paper['presets']['rpi4-t4']['models']['resnet18']
+    assert pi['edge_ms'] == 123.12 and pi['edge_ms'] > 100 * pi['server_ms']
+    assert all(c['vs_edge'] > 0.9 and c['vs_cloud'] > 0 for c in paper['cells'].values())
+    # the generated families: three kinds at three CVs, one trace each (one mean, one seed)
+    assert '## Generated link families' in md and '| markov-cv1.5 |' in md
+    gen = data['generated']
+    assert len(gen['families']) == 9 and all(len(t) == 1 for t in gen['families'].values())
+    assert set(gen['cells']) == {f'resnet18|edge10x|{f}' for f in gen['families']}
+
+
+def test_simulate_takes_a_preset_and_a_generated_link(resnet18_profile):
+    out = run('simulate', '--model', 'resnet18', '--profile', str(resnet18_profile), '--platform', 'rpi4-t4',
+              '--trace', 'gen:onoff,cv=1.0,mean=2,seed=3,seconds=20', '--policy', 'partnner,edge_only', '--json')
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data['platform']['name'] == 'rpi4-t4'
+    assert data['platform']['edge_slowdown'] * data['platform']['cloud_speedup'] > 100  # Pi 4 vs T4
+    assert list(data['traces']) == ['onoff-cv1-m2-s3']
+    bad = run('simulate', '--model', 'resnet18', '--profile', str(resnet18_profile), '--platform', 'pi9',
+              '--trace', 'gen:onoff,cv=1.0,mean=2')
+    assert bad.returncode == 2 and 'a platform is one of' in bad.stderr
 
 
 def test_a_ros_command_without_ros_says_what_is_missing():

@@ -10,11 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.simulation.generated import FAMILY_MEANS
 from ..core.simulation.metrics import aggregate, summarize
-from ..core.simulation.scenario import PLATFORMS, Platform, Scenario, SimProfile, Truth
+from ..core.simulation.platforms import DEFAULT_PRESETS, LINKS, PRESETS, resolve_platform
+from ..core.simulation.scenario import Platform, Scenario, SimProfile, Truth
 from ..core.simulation.simulator import Run, run_all
 from ..core.simulation.traces import FAMILIES, Steps, Trace, load_traces
 from .common import default_traces, profile_for
+from .report_sections import generated_data, generated_section, paper_data, paper_section, simulate_traces
 
 HELP = 'paper-style table: models x platforms x link families, and plots'
 
@@ -22,7 +25,16 @@ HELP = 'paper-style table: models x platforms x link families, and plots'
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--models', default='yolov8n,yolo11n,ssdlite320_mobilenet_v3_large,resnet18,resnet50,'
                                        'mobilenet_v3_large', help='comma-separated models')
-    p.add_argument('--platforms', default='edge5x,edge10x,edge20x', help='simulated platforms')
+    p.add_argument('--platforms', default='edge5x,edge10x,edge20x',
+                   help='simulated platforms: edge5x, edge10x, edge20x, EDGE_SLOWDOWN[:CLOUD_SPEEDUP] or a preset')
+    p.add_argument('--presets', default=','.join(DEFAULT_PRESETS),
+                   help=f'published platforms for the PArtNNer table ({", ".join(PRESETS)}); "" skips the table')
+    p.add_argument('--links', default=','.join(LINKS), help="Neurosurgeon's links for the PArtNNer table "
+                                                           f'({", ".join(LINKS)})')
+    p.add_argument('--gen-seeds', type=int, default=1,
+                   help='seeds per generated link family and mean (default 1; 0 skips the generated families)')
+    p.add_argument('--gen-means', default=','.join(f'{m:g}' for m in FAMILY_MEANS),
+                   help='mean rates (Mbit/s) of the generated links (default %(default)s)')
     p.add_argument('--traces', default=default_traces(), help='folder holding hsdpa/, fcc/ and oboe/ (default '
                                                             '$PARTNNER_TRACES, else ../shared/traces)')
     p.add_argument('--traces-per-family', type=int, default=4, help='traces of each family (default 4)')
@@ -35,17 +47,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     profiles = {m: profile_for(m, None, args.profile_cache) for m in args.models.split(',')}
     out = Path(args.out)
+    presets, links = _names(args.presets), _names(args.links)
+    unknown = [n for n in presets if n not in PRESETS] + [n for n in links if n not in LINKS]
+    if unknown:
+        print(f'partnner report: unknown preset or link {", ".join(unknown)}; presets: {", ".join(PRESETS)}, '
+              f'links: {", ".join(LINKS)}', file=sys.stderr)
+        return 2
+    try:
+        means = tuple(float(m) for m in _names(args.gen_means))
+    except ValueError:
+        print(f'partnner report: --gen-means is Mbit/s,Mbit/s,..., got {args.gen_means!r}', file=sys.stderr)
+        return 2
     build_report(ReportConfig(profiles, Path(args.traces), tuple(args.platforms.split(',')),
-                              args.traces_per_family, args.duration, codec=args.codec), out,
+                              args.traces_per_family, args.duration, codec=args.codec, presets=presets, links=links,
+                              gen_seeds=args.gen_seeds, gen_means=means), out,
                  log=lambda line: print(line, file=sys.stderr))
     print(f'report written to {out / "report.md"} (data in report.json, plots *.png)')
     return 0
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(n for n in text.split(',') if n)
+
+
 @dataclass
 class ReportConfig:
     """What ``build_report`` simulates: model profiles, trace folder, platforms, traces per family,
-    seconds per run, frame rate, codec, and the cloud-load schedule (``seconds:factor,...``).
+    seconds per run, frame rate, codec, the cloud-load schedule (``seconds:factor,...``), the
+    presets and links of the PArtNNer table, and the generated families' seeds and mean rates.
     """
 
     profiles: dict[str, dict]        # model -> profile json
@@ -57,6 +86,10 @@ class ReportConfig:
     codec: str = 'fp16+lz4'
     cloud_load: str = '0:1,40:3,80:1'
     seed: int = 0
+    presets: tuple[str, ...] = DEFAULT_PRESETS
+    links: tuple[str, ...] = tuple(LINKS)
+    gen_seeds: int = 1
+    gen_means: tuple[float, ...] = FAMILY_MEANS
 
 
 def pick_traces(root: Path, per_family: int) -> dict[str, list]:
@@ -93,12 +126,11 @@ BANDWIDTHS = tuple(float(x) for x in np.geomspace(0.5, 200.0, 27))
 LOADS = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 
 
-def step_scenarios(profile: SimProfile, platform: str, seed: int = 0) -> list[Scenario]:
+def step_scenarios(profile: SimProfile, plat: Platform, seed: int = 0) -> list[Scenario]:
     """Synthetic steps for convergence, placed where the oracle's split moves: bandwidth
     10x down and back up, around the level where staying put would cost the most; and
     the cloud loaded by the smallest factor (of LOADS) that moves the split, on and off.
     """
-    plat = PLATFORMS[platform]
     base = max(BANDWIDTHS, key=lambda b: min(_stay_penalty(profile, plat, (b, 1.0), (b / 10, 1.0)),
                                              _stay_penalty(profile, plat, (b / 10, 1.0), (b, 1.0))))
     load = next((f for f in LOADS if _stay_penalty(profile, plat, (base, 1.0), (base, f)) > 1.05), LOADS[-1])
@@ -112,8 +144,9 @@ def step_scenarios(profile: SimProfile, platform: str, seed: int = 0) -> list[Sc
 
 
 def build_report(cfg: ReportConfig, out_dir: Path, log=print) -> dict:
-    """Run every model x platform x family (and the step scenarios), write report.md,
-    report.json and plots to ``out_dir``; return the report data.
+    """Run every model x platform x family (and the step scenarios), the PArtNNer table on the
+    presets and links, and the generated link families; write report.md, report.json and plots
+    to ``out_dir``; return the report data.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     families = pick_traces(cfg.traces_root, cfg.traces_per_family)
@@ -121,35 +154,40 @@ def build_report(cfg: ReportConfig, out_dir: Path, log=print) -> dict:
                        if k != 'profiles'},
             'models': sorted(cfg.profiles), 'families': {f: [t.name for t in ts] for f, ts in families.items()},
             'cells': {}, 'convergence': {}}
-    for model in sorted(cfg.profiles):
-        profile = SimProfile.from_profile(cfg.profiles[model], cfg.codec)
-        for platform in cfg.platforms:
+    profiles = {m: SimProfile.from_profile(cfg.profiles[m], cfg.codec) for m in sorted(cfg.profiles)}
+    for model, profile in profiles.items():
+        for name in cfg.platforms:
+            platform = resolve_platform(name, cfg.profiles[model])
+            plot = name == cfg.platforms[len(cfg.platforms) // 2]
             for family, traces in families.items():
-                summaries = []
-                for trace in traces:
-                    sc = Scenario(profile, PLATFORMS[platform], trace, fps=cfg.fps, duration_s=cfg.duration_s,
-                                  cloud_load=Steps.parse(cfg.cloud_load), seed=cfg.seed)
-                    runs = run_all(sc)
-                    summaries.append(summarize(runs, sc.change_times()))
-                    if trace is traces[0] and platform == cfg.platforms[len(cfg.platforms) // 2]:
-                        plot_runs(runs, sc, out_dir / f'{model}-{platform}-{family}.png')
+                summaries, (runs, sc) = simulate_traces(cfg, profile, platform, traces)
+                if plot:
+                    plot_runs(runs, sc, out_dir / f'{model}-{name}-{family}.png')
                 cell = aggregate(summaries)
-                data['cells'][f'{model}|{platform}|{family}'] = cell
-                log(f"{model:<30} {platform:<8} {family:<6} partnner x{cell['partnner']['x_oracle']:.3f} of "
+                data['cells'][f'{model}|{name}|{family}'] = cell
+                log(f"{model:<30} {name:<8} {family:<6} partnner x{cell['partnner']['x_oracle']:.3f} of "
                     f"oracle, {cell['partnner']['speedup_vs_edge_only']:.2f}x vs edge-only, "
                     f"{cell['partnner']['speedup_vs_cloud_only']:.2f}x vs cloud-only")
-            scenarios = step_scenarios(profile, platform, cfg.seed)
-            steps = [summarize(run_all(sc, ('partnner', 'neurosurgeon', 'ans')), sc.change_times())
-                     for sc in scenarios]
-            data['convergence'][f'{model}|{platform}'] = {
-                kind: {p: s[p]['convergence_frames_median'] for p in ('partnner', 'neurosurgeon', 'ans')}
-                | {f'{p}_seconds': s[p]['convergence_seconds_median'] for p in ('partnner', 'neurosurgeon', 'ans')}
-                | {'setting': sc.trace.name if kind == 'bandwidth' else
-                   f'{sc.trace.name}, load x{max(f for _, f in sc.cloud_load.points):g}'}
-                for kind, s, sc in zip(('bandwidth', 'cloud_load'), steps, scenarios)}
+            data['convergence'][f'{model}|{name}'] = convergence_cell(profile, platform, cfg.seed)
+    data['paper'] = paper_data(cfg, profiles, log) if cfg.presets and cfg.links else {}
+    data['generated'] = generated_data(cfg, profiles, log)
     (out_dir / 'report.json').write_text(json.dumps(data, indent=1))
     (out_dir / 'report.md').write_text(render_markdown(data))
     return data
+
+
+def convergence_cell(profile: SimProfile, platform: Platform, seed: int = 0) -> dict:
+    """Median convergence (frames and seconds) of partnner, neurosurgeon and ans after the bandwidth
+    and the cloud-load steps of :func:`step_scenarios`, with each scenario's setting.
+    """
+    policies = ('partnner', 'neurosurgeon', 'ans')
+    scenarios = step_scenarios(profile, platform, seed)
+    steps = [summarize(run_all(sc, policies), sc.change_times()) for sc in scenarios]
+    return {kind: {p: s[p]['convergence_frames_median'] for p in policies}
+            | {f'{p}_seconds': s[p]['convergence_seconds_median'] for p in policies}
+            | {'setting': sc.trace.name if kind == 'bandwidth' else
+               f'{sc.trace.name}, load x{max(f for _, f in sc.cloud_load.points):g}'}
+            for kind, s, sc in zip(('bandwidth', 'cloud_load'), steps, scenarios)}
 
 
 POLICY_ORDER = ('partnner', 'best_static', 'neurosurgeon', 'ans', 'cloud_only', 'edge_only')
@@ -158,12 +196,13 @@ POLICY_ORDER = ('partnner', 'best_static', 'neurosurgeon', 'ans', 'cloud_only', 
 def render_markdown(data: dict) -> str:
     cfg = data['config']
     lines = ['# partnner simulation report', '',
-             f"Models: {', '.join(data['models'])}. Platforms: edge 5x/10x/20x slower than the cloud "
-             f"(this machine's profile scaled). Links: " + ', '.join(
+             f"Models: {', '.join(data['models'])}. Platforms: {', '.join(cfg['platforms'])} (edgeNx: the robot N "
+             f"times slower than the server, this machine's profile scaled). Links: " + ', '.join(
                  f"{FAMILIES.get(f, f)} ({len(t)} traces)" for f, t in data['families'].items())
              + f". {cfg['duration_s']:.0f} s per trace at {cfg['fps']:.0f} fps, codec "
              f"{cfg['codec']}, cloud load schedule {cfg['cloud_load']}.", '']
     lines += _speedup_section(data) + _family_section(data) + _averages_section(data) + _convergence_section(data)
+    lines += paper_section(data) + generated_section(data)
     return '\n'.join(lines) + '\n'
 
 
@@ -172,7 +211,8 @@ def _speedup_section(data: dict) -> list[str]:
     lines = ['## partnner against edge-only, cloud-only and the oracle', '',
              '| model | platform | ' + ' | '.join(f'{f}: vs edge / vs cloud / x oracle' for f in families) + ' |',
              '| --- | --- | ' + ' | '.join('---' for _ in families) + ' |']
-    platforms = sorted({k.split('|')[1] for k in data['cells']}, key=lambda p: float(p[4:-1]))
+    present = {k.split('|')[1] for k in data['cells']}
+    platforms = [p for p in data['config']['platforms'] if p in present]
     for model in data['models']:
         for platform in platforms:
             cells = []

@@ -11,9 +11,16 @@ HELP = 'trace-driven simulation of the split policies against the oracle'
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--model', required=True, help='model to simulate (profiled on this machine, then cached)')
-    p.add_argument('--trace', required=True, help='a bandwidth trace file, or a folder of them')
-    p.add_argument('--platform', default='edge10x', help='edge5x, edge10x (default), edge20x, or '
-                                                         'EDGE_SLOWDOWN[:CLOUD_SPEEDUP], e.g. 8:2')
+    p.add_argument('--trace', required=True,
+                   help='a bandwidth trace file ("<seconds> <Mbit/s>" lines), a folder of them, '
+                        'steps:MBPS,...@SECONDS, ramp:FROM,TO@SECONDS, or a generated bursty link '
+                        'gen:KIND,cv=C,mean=MBPS[,seed=S][,seconds=T][,step=DT] with KIND lognormal, markov or '
+                        'onoff, e.g. '
+                        'gen:lognormal,cv=1.0,mean=2,seed=3')
+    p.add_argument('--platform', default='edge10x',
+                   help='edge5x, edge10x (default), edge20x, EDGE_SLOWDOWN[:CLOUD_SPEEDUP] (e.g. 8:2), or a preset '
+                        'from published latencies of the model: rpi4-t4, orin-nano-t4, s24-npu-t4 '
+                        '(docs/platforms.md)')
     p.add_argument('--policy', default='all', help='all, or a comma-separated list of '
                                                    'partnner,edge_only,cloud_only,best_static,neurosurgeon,ans')
     p.add_argument('--codec', default='fp16+lz4', help='feature codec (default fp16+lz4)')
@@ -32,7 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from ..core.adaptation.policies import POLICIES
     from ..core.simulation.metrics import aggregate, format_table, summarize
-    from ..core.simulation.scenario import PLATFORMS, Platform, Scenario, SimProfile
+    from ..core.simulation.platforms import PRESETS, resolve_platform
+    from ..core.simulation.scenario import Scenario, SimProfile
     from ..core.simulation.simulator import SIM_POLICIES, run_all
     from ..core.simulation.traces import Steps, load_traces
     wanted = SIM_POLICIES if args.policy == 'all' else tuple(args.policy.split(','))
@@ -41,17 +49,14 @@ def run(args) -> int:
         print(f'partnner simulate: unknown policy {unknown or ["fixed"]}; choose from {", ".join(SIM_POLICIES)}',
               file=sys.stderr)
         return 2
-    if args.platform in PLATFORMS:
-        platform = PLATFORMS[args.platform]
-    else:
-        try:
-            platform = Platform(args.platform, *[float(v) for v in args.platform.split(':')])
-        except ValueError:
-            print(f'partnner simulate: platform is one of {", ".join(PLATFORMS)} or EDGE_SLOWDOWN[:CLOUD_SPEEDUP]',
-                  file=sys.stderr)
-            return 2
-    profile = SimProfile.from_profile(profile_for(args.model, args.profile, args.profile_cache, sys.stderr),
-                                      args.codec, args.input_codec)
+    try:
+        platform = None if args.platform in PRESETS else resolve_platform(args.platform)
+        measured = profile_for(args.model, args.profile, args.profile_cache, sys.stderr)
+        platform = platform or resolve_platform(args.platform, measured)
+    except ValueError as e:
+        print(f'partnner simulate: {e}', file=sys.stderr)
+        return 2
+    profile = SimProfile.from_profile(measured, args.codec, args.input_codec)
     per_trace = {}
     for trace in load_traces(args.trace):
         sc = Scenario(profile, platform, trace, fps=args.fps, cloud_load=Steps.parse(args.cloud_load),

@@ -1,0 +1,209 @@
+"""The partnner policy: adaptive, platform-agnostic split selection from online
+estimates of both sides, the link and its spread, with budgeted shadow probes.
+"""
+
+import math
+
+import numpy as np
+
+from .estimators import LinkEstimator, ShapeProfile
+from .frames import FrameRecord, Status
+from .policy import Policy
+from .probing import ProbeBudget, doubt
+from .split_space import SplitSpace
+
+
+def _fmt_rate(bps: float) -> str:
+    return f'{bps / 1e6:.2f} Mbit/s' if bps >= 1e5 else f'{bps / 1e3:.0f} kbit/s'
+
+
+class Partnner(Policy):
+    """Adaptive, platform-agnostic split selection (PArtNNer-style).
+
+    Predicted latency of split k = edge time of layers [0, k) + codec time + transfer
+    of the payload + cloud time of layers [k, n). Each side's time is a learned
+    per-layer shape (from the model's compute weights, refined by the per-layer
+    durations the nodes measure) times a scale tracked with step detection, so a
+    change of load is followed within a few frames; the link's transfer time is
+    predicted from the distribution of recent rates (E[1/B], see
+    :mod:`.rate_spread`). Nothing is profiled in advance: the first frames run on
+    the edge (the robot can always serve itself) with shadow probes that send the
+    image to the cloud, and a side the current split leaves unobserved is kept
+    honest by shadow probes, no more than ``probe_share`` of the uplink and of the
+    server's time allow (:mod:`.probing`), and rarer while the probed split looks
+    clearly worse and was measured recently.
+    A switch needs a predicted gain above ``hysteresis`` (relative) plus
+    ``margin_ms``, and, toward a split that sends more, ``doubt`` standard errors
+    of the link's estimate, so noise does not make the split flap and a bursty,
+    little-measured link is not trusted on one good moment.
+    """
+
+    name = 'partnner'
+    probe_overhead = 0.05  # latency the cloud-only probes may cost, relative
+    sliver = 0.1  # a side running less than this share of the model is probed with all of it
+
+    stale_frames = 32.0  # an estimate this many frames old is in doubt by 1 - 1/e, whatever it predicts
+
+    def __init__(self, space: SplitSpace, hysteresis: float = 0.02, margin_ms: float = 1.0, doubt: float = 0.25,
+                 probe_share: float = 0.05):
+        super().__init__(space.num_layers)
+        self.space = space
+        self.splits = np.array(space.splits)
+        self.hysteresis = hysteresis
+        self.doubt = doubt
+        self.margin_ms = margin_ms
+        self.edge = ShapeProfile(space.weights)
+        self.cloud = ShapeProfile(space.weights)
+        self.link = LinkEstimator()
+        self.prior_bytes = space.prior_bytes()
+        self.bytes_seen: dict[int, float] = {}
+        self.byte_ratio = {True: 1.0, False: 1.0}  # observed / prior, for split 0 and for features
+        self.codec_seen: dict[int, float] = {}
+        self.codec_ms_per_byte = 0.0
+        self.current: int | None = None
+        self._reason: str | None = None
+        self.budget = ProbeBudget(probe_share)
+        self._unprobed = 0  # frames since the other side (or the link) was last measured
+        self._probe: tuple[int, int] | None = None  # (split, every) planned by choose()
+
+    # --- learning -----------------------------------------------------------------------------
+    def observe(self, r: FrameRecord) -> None:
+        """Update the edge, cloud, link and codec estimates from a served frame (others are ignored)."""
+        if r.status != Status.OK:
+            return
+        n, k = self.num_layers, r.split
+        self._unprobed = 0 if r.probe else self._unprobed + 1
+        if k > 0 and r.edge_compute_ms > 0:
+            self.edge.observe(0, k, r.edge_compute_ms, r.edge_layer_ms or None)
+        if k < n and r.cloud_compute_ms > 0:
+            self.cloud.observe(k, n, r.cloud_compute_ms, r.cloud_layer_ms or None)
+        if k < n and r.payload_bytes > 0:
+            self.link.observe(r.payload_bytes, r.transfer_ms, r.at_s)
+            self.bytes_seen[k] = float(r.payload_bytes)
+            if self.prior_bytes[k] > 0:
+                key = k == 0
+                self.byte_ratio[key] = 0.7 * self.byte_ratio[key] + 0.3 * r.payload_bytes / self.prior_bytes[k]
+            self.codec_seen[k] = r.codec_ms
+            sample = r.codec_ms / r.payload_bytes
+            self.codec_ms_per_byte = sample if not self.codec_ms_per_byte else (
+                0.8 * self.codec_ms_per_byte + 0.2 * sample)
+
+    def ping(self, rtt_ms: float) -> None:
+        """Feed a ping's round trip (ms) to the link estimate."""
+        self.link.ping(rtt_ms)
+
+    # --- prediction ---------------------------------------------------------------------------
+    def payload_bytes(self) -> np.ndarray:
+        """Expected payload bytes per split 0..n: measured where seen, else the prior scaled by observed ratios."""
+        out = self.prior_bytes * self.byte_ratio[False]
+        out[0] = self.prior_bytes[0] * self.byte_ratio[True]
+        for k, b in self.bytes_seen.items():
+            out[k] = b
+        out[self.num_layers] = 0.0
+        return out
+
+    def predict(self) -> np.ndarray:
+        """Predicted e2e ms of every split 0..n (nan where a needed estimate is missing)."""
+        n = self.num_layers
+        ks = np.arange(n + 1)
+        edge = self.edge.cumulative() * self.edge.scale.value if self.edge.known else np.where(ks == 0, 0.0, np.nan)
+        cloud = ((1 - self.cloud.cumulative()) * self.cloud.scale.value if self.cloud.known
+                 else np.where(ks == n, 0.0, np.nan))
+        payload = self.payload_bytes()
+        codec = payload * self.codec_ms_per_byte
+        for k, ms in self.codec_seen.items():
+            codec[k] = ms
+        if self.link.known:
+            transfer = self.link.transfer_ms(payload)
+        else:
+            transfer = np.full(n + 1, np.nan)
+        transfer[n] = codec[n] = 0.0
+        cloud[n] = 0.0
+        return edge + codec + transfer + cloud
+
+    def choose(self) -> tuple[int, str]:
+        """The split with the lowest predicted latency (the current one kept unless beaten by more than the
+        hysteresis), and why; split 0, then n, while a side or the link is still unmeasured.
+        """
+        n = self.num_layers
+        if not (self.edge.known and self.cloud.known and self.link.known):
+            # the robot can always serve itself: measure the cloud and the link by probes meanwhile
+            self.current = n
+            return n, 'exploring: measuring the cloud and the link with probes, serving on the edge'
+        pred = self.predict()
+        usable = pred[self.splits]
+        best = int(self.splits[int(np.nanargmin(usable))])
+        cur = self.current
+        if cur is not None and np.isfinite(pred[cur]) and \
+                pred[cur] <= pred[best] + self._switch_margin(cur, best, pred):
+            best = cur
+        if best != cur or self._reason is None:
+            self._reason = (f'predicted {pred[best]:.0f} ms at split {best} (edge-only {pred[n]:.0f}, cloud-only '
+                            f'{pred[0]:.0f}); link {_fmt_rate(self.link.bandwidth.value)}, edge model '
+                            f'{self.edge.scale.value:.0f} ms, cloud model {self.cloud.scale.value:.0f} ms')
+        self.current = best
+        self._probe = self._plan_probe(pred)
+        return best, self._reason
+
+    def _switch_margin(self, cur: int, best: int, pred: np.ndarray) -> float:
+        """How much better ``best`` must be predicted to leave ``cur``: the relative hysteresis and the
+        fixed margin, and, when ``best`` sends more than ``cur``, ``doubt`` standard errors of the
+        predicted difference: a bursty, little-measured link needs clear evidence before more goes over
+        it, a steady one almost none, and retreating from it needs none.
+        """
+        payload = self.payload_bytes()[[cur, best]]
+        if payload[1] <= payload[0]:
+            return pred[best] * self.hysteresis + self.margin_ms
+        error = float(np.hypot(*self.link.transfer_error_ms(payload)))
+        return pred[best] * self.hysteresis + self.margin_ms + self.doubt * error
+
+    def _exploring(self) -> bool:
+        return not (self.edge.known and self.cloud.known and self.link.known)
+
+    def probe_split(self) -> int | None:
+        """Split 0 while the cloud and link are unmeasured; else the split ``choose`` planned to probe: 0
+        while the cloud runs less than ``sliver`` of the model, an edge split at cloud-only, or none.
+        """
+        if self._exploring():
+            return 0
+        return self._probe[0] if self._probe else None
+
+    @property
+    def probe_every(self) -> int:
+        """Every other frame while exploring; else as ``choose`` planned (see ``_plan_probe``)."""
+        if self._exploring():
+            return 2
+        return self._probe[1] if self._probe else 0
+
+    def _plan_probe(self, pred: np.ndarray) -> tuple[int, int] | None:
+        """The split to probe and how often, within the probe budget. Edge-only (or a cloud share too
+        small to tell its speed by) probes the image: it costs the edge nothing and makes the cloud run
+        the whole model. Cloud-only probes the best split that runs layers on the edge, also no more
+        often than keeps the frames it delays under ``probe_overhead``.
+        """
+        cur = self.current
+        if cur == 0:
+            k, every = self._plan_edge_probe(pred)
+            return k, max(every, self._budget_every(k, pred))
+        if 1 - self.cloud.cumulative()[cur] < self.sliver:
+            return 0, self._budget_every(0, pred)
+        return None
+
+    def _budget_every(self, p: int, pred: np.ndarray) -> int:
+        n, cur = self.num_layers, self.current
+        payload = float(self.payload_bytes()[p])
+        error = math.hypot(float(self.link.transfer_error_ms([payload])[0]), 0.1 * pred[p])
+        stale = 1.0 - math.exp(-self._unprobed / self.stale_frames)
+        return self.budget.every(payload, self.cloud.predict(p, n), float(pred[cur]), self.link.bandwidth.value,
+                                 max(doubt(float(pred[p] - pred[cur]), error), stale))
+
+    def _plan_edge_probe(self, pred: np.ndarray) -> tuple[int, int]:
+        """At cloud-only: the split to probe (the best that runs layers on the edge), and
+        how often. The probe holds the edge for longer than the frame takes, so it runs
+        seldom enough that the frames it delays cost at most ``probe_overhead`` (the period
+        is a power of two, so it rarely changes).
+        """
+        k = int(min((k for k in self.space.splits if k > 0),
+                    key=lambda k: pred[k] if np.isfinite(pred[k]) else np.inf))
+        every = max(pred[k] - pred[0], 0.0) / (self.probe_overhead * max(pred[0], 1e-3))
+        return k, int(min(2 ** max(1, math.ceil(math.log2(max(every, 1.0)))), 64))

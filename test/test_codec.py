@@ -82,6 +82,46 @@ def test_jpeg_round_trip_is_close(tmp_path):
         encode('v4', activation(), 'jpeg')
 
 
+def test_jpeg_at_a_quality_is_a_codec_name():
+    from partnner_ros.core.model.profiler import sample_image
+    from partnner_ros.core.vision.preprocess import letterbox, to_tensor
+    img, _ = letterbox(sample_image(), (640, 640))
+    x = to_tensor(img)
+    assert formats.Codec.parse('jpeg@75') == formats.Codec('jpeg@75', 'uint8', 'jpeg', 75)
+    assert formats.Codec.parse('jpeg').quality is None and formats.Codec.parse('jpeg').is_jpeg
+    assert not formats.Codec.parse('fp16+lz4').is_jpeg
+    assert set(formats.INPUT_CANDIDATES) == {'jpeg@90', 'jpeg@75', 'jpeg@50'}
+    assert set(formats.FEATURE_CANDIDATES) == {'fp16+lz4', 'int8+zstd'}
+    for name in formats.CANDIDATES:
+        formats.Codec.parse(name)
+    sizes, errors = {}, {}
+    for q in (100, 90, 75, 50, 1):
+        wire = encode('v0', x, f'jpeg@{q}')
+        # travels as any jpeg does: the quality is the encoder's business
+        assert (wire.dtype, wire.compression, wire.shape) == ('uint8', 'jpeg', tuple(x.shape))
+        y = decode(wire)
+        assert y.shape == x.shape
+        sizes[q], errors[q] = len(wire.data), float((y - x).abs().mean())
+    assert sizes[100] > sizes[90] > sizes[75] > sizes[50] > sizes[1]
+    assert errors[100] < errors[90] < errors[75] < errors[50] < errors[1]
+    # plain jpeg is the caller's quality (90 by default); jpeg@Q overrides it
+    assert encode('v0', x, 'jpeg').data == encode('v0', x, 'jpeg@90').data
+    assert encode('v0', x, 'jpeg', jpeg_quality=50).data == encode('v0', x, 'jpeg@50').data
+    assert encode('v0', x, 'jpeg@75', jpeg_quality=50).data == encode('v0', x, 'jpeg@75').data
+    assert formats.jpeg_at(75) == 'jpeg@75'
+    with pytest.raises(ValueError):
+        formats.jpeg_at(0)
+
+
+@pytest.mark.parametrize('name', ['jpeg@0', 'jpeg@101', 'jpeg@x', 'jpeg@', 'jpeg@-5', 'jpeg@075', 'jpeg@ 75',
+                                  'jpeg@7.5', 'jpeg@٧٥', 'jpeg+lz4', 'fp16@90', 'JPEG@90'])
+def test_bad_jpeg_qualities_are_unknown_codecs(name):
+    with pytest.raises(UnknownCodec):
+        formats.Codec.parse(name)
+    with pytest.raises(UnknownCodec):
+        encode('v0', torch.rand(1, 3, 16, 16), name)
+
+
 def good(name='fp16+lz4'):
     return encode('v4', activation((1, 8, 16, 16)), name)
 

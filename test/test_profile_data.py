@@ -11,13 +11,14 @@ import pytest
 from partnner_ros.core.adaptation.policies import Neurosurgeon
 from partnner_ros.core.adaptation.split_space import SplitSpace
 from partnner_ros.core.model.profile_data import Profile
-from partnner_ros.core.model.profiler import profile
+from partnner_ros.core.model.profiler import default_codecs, profile
+from partnner_ros.core.wire import formats
 from partnner_ros.nodes.partition_manager import neurosurgeon_profile
 
 
 @pytest.fixture(scope='module')
 def measured(get_model):
-    return profile(get_model('resnet18'), ['fp16+lz4', 'jpeg'], repeats=1)
+    return profile(get_model('resnet18'), ['fp16+lz4', 'jpeg', 'jpeg@50'], repeats=1, fidelity=False)
 
 
 def test_a_real_profile_reads_into_arrays_per_layer_and_per_split(measured):
@@ -33,6 +34,17 @@ def test_a_real_profile_reads_into_arrays_per_layer_and_per_split(measured):
     with pytest.raises(ValueError, match='no int8 figures at split'):
         p.payloads(lambda k: 'int8')
     assert np.isnan(p.payloads(lambda k: 'int8', strict=False).bytes[usable]).all()
+    q50 = p.payloads(lambda k: 'jpeg@50' if k == 0 else 'fp16+lz4')
+    assert 0 < q50.bytes[0] < pay.bytes[0]  # jpeg at quality 50 is smaller than at the default 90
+    assert p.task == 'classify'
+
+
+def test_fidelity_is_optional_and_the_candidates_are_profiled_by_default(measured):
+    p = Profile.parse(measured)
+    assert measured['fidelity'] is None and all('fidelity' not in cut for cut in measured['cuts'])
+    assert p.fidelity(0, 'jpeg') is None and p.fidelity(3, 'fp16+lz4') is None
+    assert p.fidelity(p.num_layers, 'fp16+lz4') == 1.0
+    assert set(formats.CODECS) | set(formats.CANDIDATES) == set(default_codecs())
 
 
 @pytest.mark.parametrize('damage, message', [

@@ -34,6 +34,14 @@ from .runner import run
 FEATURE_CODECS = [c for c in formats.CODECS if c != formats.JPEG]
 
 
+def _codec_name(name: str) -> str | None:
+    try:
+        formats.Codec.parse(name)
+    except formats.UnknownCodec as e:
+        return str(e)
+    return None
+
+
 @dataclass
 class Frame:
     """A camera image taken in by the edge, with its intake sequence number and timing."""
@@ -87,7 +95,8 @@ class EdgeNode(Node):
                   'Set by the partition manager', int_range=(0, n), check=self._check_split,
                   on_change=lambda _: self.slot.wake())
         p.declare('codec', 'fp16+lz4', 'codec of the tensors at 0 < split < num_layers', check=one_of(FEATURE_CODECS))
-        p.declare('input_codec', 'jpeg', 'codec of the image at split 0', check=one_of(formats.CODECS))
+        p.declare('input_codec', 'jpeg', 'codec of the image at split 0 (jpeg@Q: JPEG at quality Q)',
+                  check=_codec_name)
         p.declare('jpeg_quality', 90, 'JPEG quality at split 0', int_range=(1, 100))
         p.declare('max_in_flight', 1, 'frames sent to the cloud and not yet answered, at most. 1 gives each '
                   'frame the lowest latency (a second one would queue behind it on a busy link, and it is '

@@ -10,6 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+# the fidelity a (split, codec) pair needs by default, in the task's bound metric (see Profile.fidelity)
+DEFAULT_FIDELITY_BOUND = {'detect': 0.95, 'classify': 0.99}
+FIDELITY_METRIC = {'detect': 'agreement', 'classify': 'top1'}
+
 
 @dataclass(frozen=True)
 class Payloads:
@@ -38,6 +42,7 @@ class Profile:
     preprocess_ms: float
     postprocess_ms: float
     cuts: dict[int, dict]       # split -> its entry, for per-codec figures
+    task: str = 'detect'        # 'detect' or 'classify'
 
     @classmethod
     def parse(cls, data: dict) -> 'Profile':
@@ -57,7 +62,8 @@ class Profile:
                 tuple(str(layer['name']) for layer in layers),
                 tuple(tuple(layer['out_shape']) for layer in layers), elements,
                 float(data.get('profile_seconds', 10 * layer_ms.sum() / 1e3)),
-                float(data.get('preprocess_ms', 0.0)), float(data.get('postprocess_ms', 0.0)), cuts)
+                float(data.get('preprocess_ms', 0.0)), float(data.get('postprocess_ms', 0.0)), cuts,
+                str(data.get('task', 'detect')))
         except (KeyError, TypeError) as e:
             raise ValueError(f'not a partnner profile (partnner profile --json): {type(e).__name__} {e}') from None
 
@@ -85,3 +91,30 @@ class Profile:
                 raise ValueError(f'the profile of {self.model} has no {c} figures at split {k}; '
                                  f'profile it with --codec {c}')
         return Payloads(size, enc, dec)
+
+    @property
+    def fidelity_bound(self) -> float:
+        """The default bound on :meth:`fidelity` for this model's task (0.95 detectors, 0.99 classifiers)."""
+        return DEFAULT_FIDELITY_BOUND.get(self.task, DEFAULT_FIDELITY_BOUND['detect'])
+
+    def fidelity(self, split: int, codec: str) -> float | None:
+        """How well results survive ``codec`` at ``split``, against fp32 (1.0: all agree): the detection
+        agreement (detectors) or the top-1 agreement (classifiers) measured by the profiler. 1.0 at
+        split n, where nothing crosses; None where it was not measured (the codec does not apply at
+        that split, it was not profiled, the profile predates fidelity or was made with --no-fidelity).
+        """
+        if split == self.num_layers:
+            return 1.0
+        cut = self.cuts.get(split)
+        metrics = (cut.get('fidelity') or {}).get(codec) if cut else None
+        if not metrics:
+            return None
+        value = metrics.get(FIDELITY_METRIC.get(self.task, 'agreement'))
+        return None if value is None else float(value)
+
+    def fidelity_metrics(self, split: int, codec: str) -> dict[str, float]:
+        """Every fidelity figure of ``codec`` at ``split`` (``agreement`` and ``score_drift``, or
+        ``top1``, ``top5`` and ``score_drift``); empty where not measured.
+        """
+        cut = self.cuts.get(split)
+        return dict((cut.get('fidelity') or {}).get(codec) or {}) if cut else {}

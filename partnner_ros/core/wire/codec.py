@@ -1,5 +1,6 @@
 """Tensor codecs for the wire: fp32, fp16, int8 (per-tensor affine), optionally with
-lz4 or zstd, and JPEG for the image at split 0.
+lz4 or zstd, and JPEG for the image at split 0 (``jpeg`` at the caller's quality,
+``jpeg@Q`` at quality Q).
 
 Decoding trusts nothing: dtype, compression, shape, byte counts and sizes are all
 checked against each other and against :class:`Limits` before any data is
@@ -65,7 +66,9 @@ def quantize_int8(x: torch.Tensor) -> tuple[torch.Tensor, float, int]:
 
 def encode(name: str, tensor: torch.Tensor, codec: str | Codec,
            jpeg_quality: int = DEFAULT_JPEG_QUALITY) -> WireTensor:
-    """Encode one tensor. JPEG takes a 1 x 3 x H x W image with values in [0, 1]."""
+    """Encode one tensor. JPEG takes a 1 x 3 x H x W image with values in [0, 1], at the quality the
+    codec names (``jpeg@Q``) or else at ``jpeg_quality``.
+    """
     c = codec if isinstance(codec, Codec) else Codec.parse(codec)
     x = tensor.detach()
     shape = tuple(int(d) for d in x.shape)
@@ -75,7 +78,7 @@ def encode(name: str, tensor: torch.Tensor, codec: str | Codec,
             raise ValueError(f'jpeg encodes a 1 x 3 x H x W image, got {list(shape)}')
         rgb = x[0].mul(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
         ok, buf = cv2.imencode('.jpg', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                               [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+                               [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality if c.quality is None else c.quality)])
         if not ok:
             raise ValueError('jpeg encoding failed')
         return WireTensor(name, 'uint8', shape, 0.0, 0, JPEG, int(np.prod(shape)), buf.tobytes())

@@ -4,7 +4,7 @@ the preprocessing metadata. Decoding then checks shapes and sizes. The message i
 field name only, so the check needs no ROS.
 """
 
-from .formats import JPEG, Codec
+from .formats import Codec
 
 
 class Rejected(Exception):
@@ -21,7 +21,7 @@ def check_features(model, msg, stop: int) -> None:
     if msg.split >= stop or msg.split not in model.cut_facts:
         raise Rejected(f'split {msg.split} is not servable (0..{stop - 1})')
     codec = Codec.parse(msg.codec)
-    if msg.split > 0 and codec.name == JPEG:
+    if msg.split > 0 and codec.is_jpeg:
         raise Rejected(f'codec jpeg is only for split 0, got split {msg.split}')
     names = model.live_names(msg.split)
     got = [t.name for t in msg.tensors]

@@ -1,6 +1,12 @@
 """What travels on the wire, without torch: codec names, the wire tensor, the
 decoder's size limits and its errors. The adaptation side reads payload sizes
 from here; :mod:`.codec` does the encoding and decoding.
+
+Codec names are ``fp32``, ``fp16`` or ``int8``, optionally with ``+lz4`` or
+``+zstd``, and JPEG for the image at split 0: ``jpeg`` at the caller's quality
+(the edge's ``jpeg_quality``, 90 by default) or ``jpeg@Q`` at quality Q in 1..100.
+A ``jpeg@Q`` image travels exactly as a ``jpeg`` one (dtype uint8, compression
+jpeg): the quality only matters to the encoder.
 """
 
 from dataclasses import dataclass
@@ -19,7 +25,20 @@ DTYPES: dict[str, tuple[np.dtype, int]] = {
 BASE_CODECS = {'fp32': 'float32', 'fp16': 'float16', 'int8': 'int8'}
 COMPRESSIONS = ('', 'lz4', 'zstd')
 JPEG = 'jpeg'
+JPEG_QUALITIES = range(1, 101)  # the Q of jpeg@Q
+# the codec names without a quality; jpeg@Q names are made with jpeg_at(Q)
 CODECS = tuple(base + (f'+{c}' if c else '') for base in BASE_CODECS for c in COMPRESSIONS) + (JPEG,)
+# what a split policy may choose among, when it picks the codec with the split (within a fidelity bound):
+FEATURE_CANDIDATES = ('fp16+lz4', 'int8+zstd')          # for the tensors at 0 < split < n
+INPUT_CANDIDATES = ('jpeg@90', 'jpeg@75', 'jpeg@50')     # for the image at split 0
+CANDIDATES = FEATURE_CANDIDATES + INPUT_CANDIDATES
+
+
+def jpeg_at(quality: int) -> str:
+    """The codec name of JPEG at ``quality`` (1..100), e.g. ``jpeg@75``; ValueError outside that range."""
+    if not (isinstance(quality, int) and quality in JPEG_QUALITIES):
+        raise ValueError(f'jpeg quality must be an integer in 1..100, got {quality!r}')
+    return f'{JPEG}@{quality}'
 
 
 class DecodeError(ValueError):
@@ -64,21 +83,36 @@ class CorruptPayload(DecodeError):
 
 @dataclass(frozen=True)
 class Codec:
-    """A wire codec name split into its dtype and compression (``'jpeg'`` is uint8 with jpeg)."""
+    """A wire codec name split into its dtype and compression (``'jpeg'`` and ``'jpeg@Q'`` are uint8
+    with jpeg); ``quality`` is Q for ``jpeg@Q`` and None otherwise (plain ``jpeg`` takes the caller's).
+    """
 
     name: str
     dtype: str
     compression: str
+    quality: int | None = None
 
     @classmethod
     def parse(cls, name: str) -> 'Codec':
-        """The codec called ``name`` (e.g. ``fp16+lz4``); raises UnknownCodec (a ValueError) for any other name."""
+        """The codec called ``name`` (e.g. ``fp16+lz4``, ``jpeg@75``); raises UnknownCodec (a ValueError)
+        for any other name, including a jpeg quality outside 1..100 or not written plainly (``jpeg@075``).
+        """
         if name == JPEG:
             return cls(JPEG, 'uint8', JPEG)
+        if name.startswith(JPEG + '@'):
+            q = name[len(JPEG) + 1:]
+            if not (q.isascii() and q.isdigit() and str(int(q)) == q and int(q) in JPEG_QUALITIES):
+                raise UnknownCodec(f'unknown codec {name!r}: jpeg@Q needs a quality Q in 1..100')
+            return cls(name, 'uint8', JPEG, int(q))
         base, _, compression = name.partition('+')
         if base not in BASE_CODECS or compression not in COMPRESSIONS or (name.endswith('+')):
-            raise UnknownCodec(f'unknown codec {name!r}; known: {", ".join(CODECS)}')
+            raise UnknownCodec(f'unknown codec {name!r}; known: {", ".join(CODECS)}, jpeg@Q (Q in 1..100)')
         return cls(name, BASE_CODECS[base], compression)
+
+    @property
+    def is_jpeg(self) -> bool:
+        """Whether this is a JPEG codec (``jpeg`` or ``jpeg@Q``), which only the image at split 0 may use."""
+        return self.compression == JPEG
 
     @property
     def bytes_per_element(self) -> int:

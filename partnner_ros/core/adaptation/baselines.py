@@ -39,7 +39,7 @@ class Neurosurgeon(Policy):
     def observe(self, r: FrameRecord) -> None:
         """Update the link estimate from a served frame that sent a payload."""
         if r.status == Status.OK and r.split < self.num_layers and r.payload_bytes > 0:
-            self.link.observe(r.payload_bytes, r.transfer_ms, r.at_s)
+            self.link.observe(r.payload_bytes, r.transfer_ms, r.at_s, r.e2e_ms if r.probe else None)
 
     def ping(self, rtt_ms: float) -> None:
         """Feed a ping's round trip (ms) to the link estimate."""

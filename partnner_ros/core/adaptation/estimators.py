@@ -155,10 +155,11 @@ class LinkEstimator:
         """Record a ping's round trip in ms (floored at 0.05 ms)."""
         self.rtt.update(max(rtt_ms, 0.05))
 
-    def observe(self, payload_bytes: int, transfer_ms: float, at_s: float | None = None) -> bool:
+    def observe(self, payload_bytes: int, transfer_ms: float, at_s: float | None = None,
+                probe_latency_ms: float | None = None) -> bool:
         """One frame's payload took ``transfer_ms`` both ways (request and answer), ending at ``at_s``
-        (seconds on the robot's clock; None: one second after the last). Returns True when the
-        bandwidth stepped.
+        (seconds on the robot's clock; None: one second after the last); ``probe_latency_ms``: it was a
+        shadow probe, whose frame would have taken that long. Returns True when the bandwidth stepped.
         """
         if payload_bytes <= 0 or not transfer_ms > 0:
             return False
@@ -170,11 +171,11 @@ class LinkEstimator:
                 # a small payload that behaved as expected: it measures the fixed part, and
                 # says the link still runs at the typical rate
                 self.fixed.update(max(transfer_ms - wire, 0.05))
-                self.spread.add(1.0 / self.bandwidth.value, False, at_s)
+                self.spread.add(1.0 / self.bandwidth.value, False, at_s, probe_latency_ms)
                 return False
         wire_ms = max(transfer_ms - fixed, 0.05 * transfer_ms, 0.01)
         stepped = self.bandwidth.update(bits / (wire_ms / 1e3))
-        self.spread.add(wire_ms / 1e3 / bits, stepped, at_s)
+        self.spread.add(wire_ms / 1e3 / bits, stepped, at_s, probe_latency_ms)
         return stepped
 
     @property

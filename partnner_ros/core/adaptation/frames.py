@@ -42,6 +42,7 @@ class FrameRecord:
     probe: bool = False
     error: str = ''
     at_s: float = float('nan')  # when the outcome reached the robot, in seconds on its clock
+    codec: str = ''  # the payload's codec ('' at edge-only, or when not known)
 
     @property
     def transfer_ms(self) -> float:
@@ -64,7 +65,7 @@ def record_from_timing(timing, arrival_ns: int) -> FrameRecord:
         edge_compute_ms=timing.edge_compute_ms, cloud_compute_ms=timing.cloud_compute_ms,
         codec_ms=timing.edge_encode_ms + timing.cloud_decode_ms, edge_layer_ms=tuple(timing.edge_layer_ms),
         cloud_layer_ms=tuple(timing.cloud_layer_ms), probe=timing.probe, error=timing.error,
-        at_s=arrival_ns / 1e9)
+        at_s=arrival_ns / 1e9, codec=timing.codec)
 
 
 def edge_ms(timing) -> float:

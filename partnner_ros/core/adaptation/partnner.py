@@ -55,11 +55,14 @@ class Partnner(Policy):
         self.edge = ShapeProfile(space.weights)
         self.cloud = ShapeProfile(space.weights)
         self.link = LinkEstimator()
-        self.prior_bytes = space.prior_bytes()
-        self.bytes_seen: dict[int, float] = {}
-        self.byte_ratio = {True: 1.0, False: 1.0}  # observed / prior, for split 0 and for features
-        self.codec_seen: dict[int, float] = {}
-        self.codec_ms_per_byte = 0.0
+        self.codecs = space.codecs()
+        self.prior = {c: space.prior_bytes_for(c) for c in self.codecs}
+        self.bytes_seen: dict[tuple[int, str], float] = {}  # (split, codec) -> last payload bytes
+        self.byte_ratio = {c: 1.0 for c in self.codecs}   # observed / prior
+        self.codec_seen: dict[tuple[int, str], float] = {}  # (split, codec) -> last encode + decode ms
+        self.codec_ms_per_byte = {c: 0.0 for c in self.codecs}
+        self._codec_at = [space.codec_for(k) for k in range(space.num_layers + 1)]  # chosen by predict()
+        self._payload = space.prior_bytes()
         self.current: int | None = None
         self._reason: str | None = None
         self.budget = ProbeBudget(probe_share)
@@ -78,15 +81,18 @@ class Partnner(Policy):
         if k < n and r.cloud_compute_ms > 0:
             self.cloud.observe(k, n, r.cloud_compute_ms, r.cloud_layer_ms or None)
         if k < n and r.payload_bytes > 0:
-            self.link.observe(r.payload_bytes, r.transfer_ms, r.at_s)
-            self.bytes_seen[k] = float(r.payload_bytes)
-            if self.prior_bytes[k] > 0:
-                key = k == 0
-                self.byte_ratio[key] = 0.7 * self.byte_ratio[key] + 0.3 * r.payload_bytes / self.prior_bytes[k]
-            self.codec_seen[k] = r.codec_ms
-            sample = r.codec_ms / r.payload_bytes
-            self.codec_ms_per_byte = sample if not self.codec_ms_per_byte else (
-                0.8 * self.codec_ms_per_byte + 0.2 * sample)
+            self.link.observe(r.payload_bytes, r.transfer_ms, r.at_s, r.e2e_ms if r.probe else None)
+            self._learn_codec(k, r.codec or self.space.codec_for(k), r.payload_bytes, r.codec_ms)
+
+    def _learn_codec(self, k: int, codec: str, payload_bytes: int, codec_ms: float) -> None:
+        if codec not in self.prior:
+            return
+        self.bytes_seen[k, codec] = float(payload_bytes)
+        if self.prior[codec][k] > 0:
+            self.byte_ratio[codec] = 0.7 * self.byte_ratio[codec] + 0.3 * payload_bytes / self.prior[codec][k]
+        self.codec_seen[k, codec] = codec_ms
+        sample, old = codec_ms / payload_bytes, self.codec_ms_per_byte[codec]
+        self.codec_ms_per_byte[codec] = sample if not old else 0.8 * old + 0.2 * sample
 
     def ping(self, rtt_ms: float) -> None:
         """Feed a ping's round trip (ms) to the link estimate."""
@@ -94,39 +100,55 @@ class Partnner(Policy):
 
     # --- prediction ---------------------------------------------------------------------------
     def payload_bytes(self) -> np.ndarray:
-        """Expected payload bytes per split 0..n: measured where seen, else the prior scaled by observed ratios."""
-        out = self.prior_bytes * self.byte_ratio[False]
-        out[0] = self.prior_bytes[0] * self.byte_ratio[True]
-        for k, b in self.bytes_seen.items():
-            out[k] = b
-        out[self.num_layers] = 0.0
+        """Expected payload bytes per split 0..n with the codec ``predict`` chose there."""
+        return self._payload.copy()
+
+    def codec_for(self, split: int) -> str:
+        """The codec ``predict`` chose for ``split`` ('' at edge-only)."""
+        return '' if split == self.num_layers else self._codec_at[split]
+
+    def _payload_of(self, codec: str) -> np.ndarray:
+        """Expected bytes of ``codec`` per split: measured where seen, else the prior scaled by what was seen."""
+        out = self.prior[codec] * self.byte_ratio[codec]
+        for (k, c), b in self.bytes_seen.items():
+            if c == codec:
+                out[k] = b
+        return out
+
+    def _codec_ms_of(self, codec: str, payload: np.ndarray) -> np.ndarray:
+        out = payload * self.codec_ms_per_byte[codec]
+        for (k, c), ms in self.codec_seen.items():
+            if c == codec:
+                out[k] = ms
         return out
 
     def predict(self) -> np.ndarray:
-        """Predicted e2e ms of every split 0..n (nan where a needed estimate is missing)."""
+        """Predicted e2e ms of every split 0..n, each with its best allowed codec (nan where a needed
+        estimate is missing, inf where no codec is allowed).
+        """
         n = self.num_layers
         ks = np.arange(n + 1)
         edge = self.edge.cumulative() * self.edge.scale.value if self.edge.known else np.where(ks == 0, 0.0, np.nan)
         cloud = ((1 - self.cloud.cumulative()) * self.cloud.scale.value if self.cloud.known
                  else np.where(ks == n, 0.0, np.nan))
-        payload = self.payload_bytes()
-        codec = payload * self.codec_ms_per_byte
-        for k, ms in self.codec_seen.items():
-            codec[k] = ms
-        if self.link.known:
-            transfer = self.link.transfer_ms(payload)
-        else:
-            transfer = np.full(n + 1, np.nan)
-        transfer[n] = codec[n] = 0.0
-        cloud[n] = 0.0
-        return edge + codec + transfer + cloud
+        pred, payload = np.full(n + 1, np.inf), np.zeros(n + 1)
+        for codec in self.codecs:
+            size = self._payload_of(codec)
+            transfer = self.link.transfer_ms(size) if self.link.known else np.full(n + 1, np.nan)
+            total = edge + self._codec_ms_of(codec, size) + transfer + cloud
+            for k in range(n):
+                if self.space.codec_allowed(k, codec) and (not np.isfinite(pred[k]) or total[k] < pred[k]):
+                    pred[k], payload[k], self._codec_at[k] = total[k], size[k], codec
+        pred[n], payload[n] = edge[n], 0.0
+        self._payload = payload
+        return pred
 
     def choose(self) -> tuple[int, str]:
         """The split with the lowest predicted latency (the current one kept unless beaten by more than the
         hysteresis), and why; split 0, then n, while a side or the link is still unmeasured.
         """
         n = self.num_layers
-        if not (self.edge.known and self.cloud.known and self.link.known):
+        if self._exploring():
             # the robot can always serve itself: measure the cloud and the link by probes meanwhile
             self.current = n
             return n, 'exploring: measuring the cloud and the link with probes, serving on the edge'
@@ -138,8 +160,9 @@ class Partnner(Policy):
                 pred[cur] <= pred[best] + self._switch_margin(cur, best, pred):
             best = cur
         if best != cur or self._reason is None:
-            self._reason = (f'predicted {pred[best]:.0f} ms at split {best} (edge-only {pred[n]:.0f}, cloud-only '
-                            f'{pred[0]:.0f}); link {_fmt_rate(self.link.bandwidth.value)}, edge model '
+            codec = f' ({self.codec_for(best)})' if best < n else ''
+            self._reason = (f'predicted {pred[best]:.0f} ms at split {best}{codec} (edge-only {pred[n]:.0f}, '
+                            f'cloud-only {pred[0]:.0f}); link {_fmt_rate(self.link.bandwidth.value)}, edge model '
                             f'{self.edge.scale.value:.0f} ms, cloud model {self.cloud.scale.value:.0f} ms')
         self.current = best
         self._probe = self._plan_probe(pred)

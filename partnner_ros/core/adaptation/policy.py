@@ -34,6 +34,10 @@ class Policy(ABC):
         """A split to measure with shadow probes, or None."""
         return None
 
+    def codec_for(self, split: int) -> str | None:
+        """The codec to send ``split``'s payload with, or None to leave the edge's own."""
+        return None
+
 
 class EdgeOnly(Policy):
     """Always split ``num_layers``: the whole model on the edge."""

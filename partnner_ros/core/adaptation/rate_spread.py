@@ -16,8 +16,12 @@ last stepped) and a long window across regimes.
 - Otherwise, as on a link whose bursts are independent, where a good moment says
   nothing about the next, the long window's E[1/B] is the prediction.
 
-Each memory's samples are clipped at ``clip`` times its median, so a lone outlier
-moves E[1/B] by a bounded amount. The estimate's standard error is the spread
+The price is per frame, as latency is counted: frames follow each other, so a slow
+moment holds fewer frames than a fast one of the same length. A served frame's own
+transfer is such a per-frame sample; a shadow probe samples a moment at random, so
+its weight is inversely proportional to the latency a frame sent then would have
+had. Each memory's samples are clipped at ``clip`` times its median, so a lone
+outlier moves E[1/B] by a bounded amount. The estimate's standard error is the spread
 of its samples over their square root, the spread shrunk toward a prior
 coefficient of variation of ``prior_cv`` while the samples are few: a link
 measured a few times is in doubt.
@@ -25,6 +29,7 @@ measured a few times is in doubt.
 
 import math
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,53 +41,58 @@ class RateSpread:
 
     def __init__(self, long_window: int = 48, clip: float = 10.0, error_rate: float = 0.3, clear_gain: float = 4.0,
                  prior_dwell_s: float = 10.0, prior_cv: float = 1.0, prior_samples: float = 4.0):
-        self.long: deque[tuple[float, float]] = deque(maxlen=long_window)  # (s per bit, time s)
-        self.regime: deque[float] = deque(maxlen=long_window)
+        self.long: deque[Sample] = deque(maxlen=long_window)
+        self.regime: deque[Sample] = deque(maxlen=long_window)
         self.step_times: deque[float] = deque(maxlen=long_window)
         self.errors = [0.0, 0.0]  # running mean squared log error of the regime's and the long window's
         self.clip, self.error_rate, self.clear_gain = clip, error_rate, clear_gain
         self.prior_dwell_s, self.prior_cv, self.prior_samples = prior_dwell_s, prior_cv, prior_samples
         self._clock = 0.0
 
-    def add(self, seconds_per_bit: float, stepped: bool, at_s: float | None = None) -> None:
+    def add(self, seconds_per_bit: float, stepped: bool, at_s: float | None = None,
+            probe_latency_ms: float | None = None) -> None:
         """One transfer's 1/B, ended at ``at_s`` (None: a second after the last); ``stepped``: the
-        bandwidth tracker declared a new regime with it.
+        bandwidth tracker declared a new regime with it; ``probe_latency_ms``: it came from a shadow
+        probe whose frame would have taken that long (None: from a served frame).
         """
         self._clock = self._clock + 1.0 if at_s is None or not math.isfinite(at_s) else at_s
+        sample = Sample(seconds_per_bit, self._clock, probe_latency_ms)
         if self.long:
-            for i, mean in enumerate((_mean(self.regime, self.clip), self.long_mean())):
-                self.errors[i] += self.error_rate * (math.log(seconds_per_bit / mean) ** 2 - self.errors[i])
+            for i, memory in enumerate((self.regime, self.long)):
+                error = math.log(seconds_per_bit / _moments(memory, self.clip)[0]) ** 2
+                self.errors[i] += self.error_rate * (error - self.errors[i])
         if stepped:
-            last = self.regime[-1] if self.regime else seconds_per_bit
-            self.regime = deque([last, seconds_per_bit], maxlen=self.regime.maxlen)
+            last = self.regime[-1] if self.regime else sample
+            self.regime = deque([last, sample], maxlen=self.regime.maxlen)
             self.step_times.append(self._clock)
             # the old regime's errors say nothing of the new one's: it starts halfway to being trusted
             self.errors[0] = self.errors[1] / 2
             if self._novel():
-                self.long = deque([(last, self._clock)], maxlen=self.long.maxlen)
+                self.long = deque([last], maxlen=self.long.maxlen)
                 self.step_times.clear()
                 self.errors = [0.0, 0.0]
         else:
-            self.regime.append(seconds_per_bit)
-        self.long.append((seconds_per_bit, self._clock))
+            self.regime.append(sample)
+        self.long.append(sample)
 
     def _novel(self) -> bool:
-        values = [v for v, _ in self.long]
+        values = [x.value for x in self.long]
         lo, hi = min(values), max(values)
-        return all(x > hi * self.novelty for x in self.regime) or all(x < lo / self.novelty for x in self.regime)
+        return (all(x.value > hi * self.novelty for x in self.regime)
+                or all(x.value < lo / self.novelty for x in self.regime))
 
     def samples(self) -> int:
         """How many transfers the long window holds."""
         return len(self.long)
 
     def long_mean(self) -> float:
-        """E[1/B] over the long window (nan before any sample)."""
-        return _mean([v for v, _ in self.long], self.clip)
+        """E[1/B] per frame over the long window (nan before any sample)."""
+        return _moments(self.long, self.clip)[0]
 
     def cv(self) -> float:
-        """Coefficient of variation of 1/B over the long window (nan before any sample)."""
-        values = _clipped([v for v, _ in self.long], self.clip)
-        return float(values.std() / values.mean()) if len(values) else float('nan')
+        """Coefficient of variation of 1/B per frame over the long window (nan before any sample)."""
+        mean, var, _ = _moments(self.long, self.clip)
+        return math.sqrt(var) / mean if self.long else float('nan')
 
     @property
     def regimes_last(self) -> bool:
@@ -96,40 +106,57 @@ class RateSpread:
         """How long a regime has lasted, on average, over the long window (with a prior regime)."""
         if not self.long:
             return self.prior_dwell_s
-        start = self.long[0][1]
+        start = self.long[0].at_s
         steps = sum(t >= start for t in self.step_times)
         return (self._clock - start + self.prior_dwell_s) / (steps + 1)
 
     def predict(self, bits, fixed_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """E[1/B] for a transfer of each size in ``bits``, and the standard error of that estimate (the
-        spread of its samples, shrunk toward ``prior_cv`` while they are few, over their square root).
+        """E[1/B] per frame for a transfer of each size in ``bits``, and the standard error of that
+        estimate (the spread of its samples, shrunk toward ``prior_cv`` while they are few, over the
+        square root of their effective number).
         """
         bits = np.asarray(bits, dtype=float)
         if not self.long:
             return np.full(bits.shape, np.nan), np.full(bits.shape, np.nan)
-        long = _clipped([v for v, _ in self.long], self.clip)
-        if not self.regimes_last:
-            return np.full(bits.shape, long.mean()), np.full(bits.shape, self._error(long))
-        regime = _clipped(self.regime, self.clip)
-        if len(self.regime) >= len(self.long):
-            return np.full(bits.shape, regime.mean()), np.full(bits.shape, self._error(regime))
-        others = _clipped([v for v, _ in list(self.long)[:-len(self.regime)]], self.clip)
-        ends = 1.0 - np.exp(-(fixed_s + bits * regime.mean()) / self.dwell_s())
-        mean = (1 - ends) * regime.mean() + ends * others.mean()
-        error = np.hypot((1 - ends) * self._error(regime), ends * self._error(others))
+        if not self.regimes_last or len(self.regime) >= len(self.long):
+            mean, var, n = _moments(self.regime if self.regimes_last else self.long, self.clip)
+            return np.full(bits.shape, mean), np.full(bits.shape, self._error(mean, var, n))
+        m_r, v_r, n_r = _moments(self.regime, self.clip)
+        m_o, v_o, n_o = _moments(list(self.long)[:-len(self.regime)], self.clip)
+        ends = 1.0 - np.exp(-(fixed_s + bits * m_r) / self.dwell_s())
+        mean = (1 - ends) * m_r + ends * m_o
+        error = np.hypot((1 - ends) * self._error(m_r, v_r, n_r), ends * self._error(m_o, v_o, n_o))
         return mean, error
 
-    def _error(self, x: np.ndarray) -> float:
-        n, n0 = len(x), self.prior_samples
-        var = (n * x.var() + n0 * (self.prior_cv * x.mean()) ** 2) / (n + n0)
-        return float(np.sqrt(var / n))
+    def _error(self, mean: float, var: float, n: float) -> float:
+        n0 = self.prior_samples
+        return math.sqrt((n * var + n0 * (self.prior_cv * mean) ** 2) / (n + n0) / n)
 
 
-def _clipped(samples, clip: float) -> np.ndarray:
-    x = np.asarray(samples, dtype=float)
-    return np.minimum(x, clip * np.median(x)) if len(x) else x
+@dataclass(frozen=True)
+class Sample:
+    """One transfer's seconds per bit, when it ended, and (for a shadow probe) the latency its frame
+    would have had.
+    """
+
+    value: float
+    at_s: float
+    probe_latency_ms: float | None = None
 
 
-def _mean(samples, clip: float) -> float:
-    x = _clipped(samples, clip)
-    return float(x.mean()) if len(x) else float('nan')
+def _moments(samples, clip: float) -> tuple[float, float, float]:
+    """Per-frame weighted mean and variance of the clipped values, and their effective number. A served
+    frame's sample weighs as a frame of the median latency among the probes (1 if there are none); a
+    probe's, inversely to its latency.
+    """
+    samples = list(samples)
+    if not samples:
+        return float('nan'), float('nan'), 0.0
+    x = np.array([s.value for s in samples])
+    x = np.minimum(x, clip * np.median(x))
+    probe_ms = [s.probe_latency_ms for s in samples if s.probe_latency_ms]
+    typical = float(np.median(probe_ms)) if probe_ms else 1.0
+    w = np.array([1.0 / (s.probe_latency_ms or typical) for s in samples])
+    mean = float(np.average(x, weights=w))
+    var = float(np.average((x - mean) ** 2, weights=w))
+    return mean, var, float(w.sum() ** 2 / (w ** 2).sum())

@@ -1,6 +1,8 @@
 """What a policy knows about a model without running it: its usable splits, the
 relative compute weight of each layer, and the elements crossing each split, from
-which the payload of each codec follows.
+which the payload of each codec follows; and which codecs it may choose at each
+split (the candidates, less the pairs whose fidelity against fp32 is below the
+bound).
 """
 
 from dataclasses import dataclass
@@ -8,10 +10,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model.profile_data import Profile
-from ..wire.formats import JPEG, Codec
+from ..wire.formats import FEATURE_CANDIDATES, INPUT_CANDIDATES, JPEG, Codec
 
 # Prior compressed size / raw size, until frames show the real ratio.
 PRIOR_RATIO = {'': 1.0, 'lz4': 0.85, 'zstd': 0.75, JPEG: 0.1}
+
+
+def prior_ratio(codec: Codec) -> float:
+    """Expected compressed / raw size: a JPEG at quality Q shrinks about as Q does (0.1 at 90)."""
+    if codec.compression == JPEG and codec.quality is not None:
+        return PRIOR_RATIO[JPEG] * (0.3 + 0.7 * codec.quality / 90)
+    return PRIOR_RATIO[codec.compression]
 
 
 @dataclass
@@ -27,6 +36,9 @@ class SplitSpace:
     elements: np.ndarray  # per split 0..n: elements of the live tensors (0 at n)
     codec: str = 'fp16+lz4'
     input_codec: str = 'jpeg'
+    feature_codecs: tuple[str, ...] = ()  # what the policy may choose at 0 < k < n; empty: ``codec`` only
+    input_codecs: tuple[str, ...] = ()    # what it may choose at k = 0; empty: ``input_codec`` only
+    excluded: frozenset = frozenset()     # (split, codec) pairs below the fidelity bound
 
     def __post_init__(self):
         self.weights = np.asarray(self.weights, dtype=float)
@@ -36,14 +48,33 @@ class SplitSpace:
             raise ValueError('weights need one value per layer and elements one per split')
         if self.splits[0] < 0 or self.splits[-1] != self.num_layers:
             raise ValueError('splits must lie in [0, num_layers] and include num_layers')
-        Codec.parse(self.codec)
-        Codec.parse(self.input_codec)
+        for name in (self.codec, self.input_codec, *self.feature_codecs, *self.input_codecs):
+            Codec.parse(name)
 
     @classmethod
-    def from_profile(cls, profile: dict, codec: str = 'fp16+lz4', input_codec: str = 'jpeg') -> 'SplitSpace':
-        """The space of a ``partnner profile --json`` dict."""
+    def from_profile(cls, profile: dict, codec: str = 'fp16+lz4', input_codec: str = 'jpeg',
+                     choose_codecs: bool = False, bound: float | None = None) -> 'SplitSpace':
+        """The space of a ``partnner profile --json`` dict. With ``choose_codecs``, the policy may also
+        pick among the candidate codecs, at the splits where the profile measured them at a fidelity of
+        at least ``bound`` (default: the profile's, 0.95 for detectors and 0.99 for classifiers); the
+        default codecs stay allowed everywhere.
+        """
         p = Profile.parse(profile)
-        return cls(p.num_layers, p.splits, p.layer_weights, p.elements, codec, input_codec)
+        space = cls(p.num_layers, p.splits, p.layer_weights, p.elements, codec, input_codec)
+        if not choose_codecs:
+            return space
+        bound = p.fidelity_bound if bound is None else bound
+        features = tuple(dict.fromkeys((codec, *FEATURE_CANDIDATES)))
+        inputs = tuple(dict.fromkeys((input_codec, *INPUT_CANDIDATES)))
+        excluded = set()
+        for k in p.splits[:-1]:
+            for c in inputs if k == 0 else features:
+                fidelity = p.fidelity(k, c)
+                good = fidelity is not None and fidelity >= bound and c in p.cuts[k]['bytes']
+                if c != space.codec_for(k) and not good:
+                    excluded.add((k, c))
+        return cls(p.num_layers, p.splits, p.layer_weights, p.elements, codec, input_codec, features, inputs,
+                   frozenset(excluded))
 
     @classmethod
     def from_model(cls, model, codec: str = 'fp16+lz4', input_codec: str = 'jpeg') -> 'SplitSpace':
@@ -56,13 +87,31 @@ class SplitSpace:
         return cls(n, tuple(model.splits), weights, elements, codec, input_codec)
 
     def codec_for(self, split: int) -> str:
-        """The codec name payloads at ``split`` use: the input codec at 0, else the feature codec."""
+        """The default codec at ``split``: the input codec at 0, else the feature codec."""
         return self.input_codec if split == 0 else self.codec
+
+    def codecs(self) -> tuple[str, ...]:
+        """Every codec a policy may use at some split, defaults first."""
+        names = (self.codec, self.input_codec, *self.feature_codecs, *self.input_codecs)
+        return tuple(dict.fromkeys(names))
+
+    def codec_allowed(self, split: int, codec: str) -> bool:
+        """Whether a policy may send ``split``'s payload with ``codec``."""
+        if split == 0:
+            allowed = self.input_codecs or (self.input_codec,)
+        else:
+            allowed = self.feature_codecs or (self.codec,)
+        return codec in allowed and (split, codec) not in self.excluded and split < self.num_layers
+
+    def prior_bytes_for(self, codec: str) -> np.ndarray:
+        """Expected payload bytes of ``codec`` per split 0..n before any frame was seen (0 at n)."""
+        c = Codec.parse(codec)
+        out = self.elements * c.bytes_per_element * prior_ratio(c)
+        out[self.num_layers] = 0.0
+        return out
 
     def prior_bytes(self) -> np.ndarray:
         """Expected payload bytes per split 0..n before any frame was seen."""
-        out = np.zeros(self.num_layers + 1)
-        for k in range(self.num_layers):
-            c = Codec.parse(self.codec_for(k))
-            out[k] = self.elements[k] * c.bytes_per_element * PRIOR_RATIO[c.compression]
+        out = self.prior_bytes_for(self.codec)
+        out[0] = self.prior_bytes_for(self.input_codec)[0]
         return out

@@ -38,17 +38,24 @@ class SimProfile:
     profile_seconds: float  # wall time of the profiling run that measured all this
     preprocess_ms: float = 0.0   # camera image to input tensor, on the edge
     postprocess_ms: float = 0.0  # model output to results, on whichever side ran the last layer
+    extra: tuple = ()  # (split, codec, bytes, encode ms, decode ms): the other codecs a policy may choose
 
     @classmethod
-    def from_profile(cls, profile: dict, codec: str = 'fp16+lz4', input_codec: str = 'jpeg') -> 'SimProfile':
-        """The model as profiled with ``codec`` for features and ``input_codec`` at split 0;
-        raises ValueError when the profile lacks that codec's figures at a usable split.
+    def from_profile(cls, profile: dict, codec: str = 'fp16+lz4', input_codec: str = 'jpeg',
+                     choose_codecs: bool = False) -> 'SimProfile':
+        """The model as profiled with ``codec`` for features and ``input_codec`` at split 0, and with
+        ``choose_codecs``, every candidate codec the profile measured within the fidelity bound;
+        raises ValueError when the profile lacks the default codecs' figures at a usable split.
         """
-        space = SplitSpace.from_profile(profile, codec, input_codec)
+        space = SplitSpace.from_profile(profile, codec, input_codec, choose_codecs)
         p = Profile.parse(profile)
         pay = p.payloads(space.codec_for)
+        extra = [(k, c, float(p.cuts[k]['bytes'][c]), float(p.cuts[k]['encode_ms'][c]),
+                  float(p.cuts[k]['decode_ms'][c]))
+                 for k in space.splits[:-1] for c in space.codecs()
+                 if c != space.codec_for(k) and space.codec_allowed(k, c)]
         return cls(p.model, space, p.layer_ms, pay.bytes, pay.encode_ms, pay.decode_ms, p.profile_seconds,
-                   p.preprocess_ms, p.postprocess_ms)
+                   p.preprocess_ms, p.postprocess_ms, tuple(extra))
 
 
 @dataclass(frozen=True)
@@ -94,67 +101,81 @@ class Scenario:
 
 
 class Truth:
-    """True costs of every split for a frame served from time s."""
+    """True costs of every option for a frame served from time s. An option is a split with a codec:
+    options 0..n are split k with its default codec (option n is edge-only), and the profile's extra
+    (split, codec) pairs follow.
+    """
 
     def __init__(self, sc: Scenario):
         self.sc = sc
         p = sc.profile
-        self.n = p.space.num_layers
+        self.n = n = p.space.num_layers
         self.cum = np.concatenate([[0.0], np.cumsum(p.layer_ms)])
-        self.usable = np.array(sorted(p.space.splits))
-        self.bits = np.nan_to_num(p.bytes, nan=0.0) * 8.0
+        self.opt_k = np.concatenate([np.arange(n + 1), [k for k, *_ in p.extra]]).astype(int)
+        self.opt_codec = [p.space.codec_for(k) if k < n else '' for k in range(n + 1)] + [c for _, c, *_ in p.extra]
+        extra = np.array([e[2:] for e in p.extra], dtype=float).reshape(-1, 3)
+        self.bits = np.concatenate([np.nan_to_num(p.bytes, nan=0.0), extra[:, 0]]) * 8.0
+        self.encode_ms = np.concatenate([p.encode_ms, extra[:, 1]])
+        self.decode_ms = np.concatenate([p.decode_ms, extra[:, 2]])
+        self.usable = np.concatenate([sorted(p.space.splits), np.arange(n + 1, len(self.opt_k))]).astype(int)
+        self._index = {(int(k), c): i for i, (k, c) in enumerate(zip(self.opt_k, self.opt_codec))}
         frames = int(sc.duration * sc.fps) + 2
         rng = np.random.default_rng(sc.seed)
         self.noise_edge = np.exp(rng.normal(0.0, sc.noise, frames))
         self.noise_cloud = np.exp(rng.normal(0.0, sc.noise, frames))
 
-    def costs(self, frame: int | np.ndarray, s: float | np.ndarray, splits=None):
-        """(e2e, edge, cloud, edge_scale, cloud_scale) in ms for the given splits (default all 0..n)."""
+    def option(self, split: int, codec: str | None = None) -> int:
+        """The option serving ``split`` with ``codec`` (None, or one the profile lacks: the default)."""
+        return self._index.get((split, codec or ''), split)
+
+    def costs(self, frame: int | np.ndarray, s: float | np.ndarray, options=None):
+        """(e2e, edge, cloud, edge_scale, cloud_scale) in ms for the given options (default all)."""
         sc, n = self.sc, self.n
-        ks = np.arange(n + 1) if splits is None else np.asarray(splits)
+        o = np.arange(len(self.opt_k)) if options is None else np.asarray(options)
+        ks = self.opt_k[o]
         edge_scale = sc.platform.edge_slowdown * sc.edge_load.at(s) * self.noise_edge[frame]
         p = sc.profile
         edge = ((p.preprocess_ms + self.cum[ks] + np.where(ks == n, p.postprocess_ms, 0.0)) * edge_scale
-                + p.encode_ms[ks] * sc.platform.edge_slowdown)
+                + self.encode_ms[o] * sc.platform.edge_slowdown)
         sent = s + edge / 1e3
-        arrived = sc.trace.finish(sent, self.bits[ks]) + sc.delay_ms / 1e3
+        arrived = sc.trace.finish(sent, self.bits[o]) + sc.delay_ms / 1e3
         cloud_scale = self.noise_cloud[frame] / sc.platform.cloud_speedup * sc.cloud_load.at(arrived)
         cloud = ((self.cum[n] - self.cum[ks] + p.postprocess_ms) * cloud_scale
-                 + p.decode_ms[ks] / sc.platform.cloud_speedup)
+                 + self.decode_ms[o] / sc.platform.cloud_speedup)
         back = sc.trace.finish(arrived + cloud / 1e3, 8.0 * sc.result_bytes) + sc.delay_ms / 1e3
         e2e = np.where(ks == n, edge, (back - s) * 1e3)
         cloud = np.where(ks == n, 0.0, cloud)
         return e2e, edge, cloud, edge_scale, cloud_scale
 
     def probe_done(self, costs, s: float, k: int, p: int) -> float:
-        """Until when a shadow probe at split p, made from the frame served at split k
-        from s (``costs``: that frame's ``costs`` over all splits), holds the pipeline:
-        the edge encodes it (first running layers [k, p) when p > k) after the real frame
-        is sent, and while frames use the link its payload queues behind the real one.
-        Its cloud work overlaps the next frame's edge work.
+        """Until when a shadow probe with option p, made from the frame served with option k
+        from s (``costs``: that frame's ``costs`` over all options), holds the pipeline:
+        the edge encodes it (first running the layers between their splits when p's is
+        deeper) after the real frame is sent, and while frames use the link its payload
+        queues behind the real one. Its cloud work overlaps the next frame's edge work.
         """
         sc, n = self.sc, self.n
         _, edge, _, es, _ = costs
         sent = s + edge[k] / 1e3
-        head_ms = max(self.cum[p] - self.cum[k], 0.0) * es + sc.profile.encode_ms[p] * sc.platform.edge_slowdown
+        head_ms = (max(self.cum[self.opt_k[p]] - self.cum[self.opt_k[k]], 0.0) * es
+                   + self.encode_ms[p] * sc.platform.edge_slowdown)
         done = sent + head_ms / 1e3
-        if p < n and k < n:
+        if self.opt_k[p] < n and self.opt_k[k] < n:
             link_free = float(sc.trace.finish(sent, self.bits[k]))
             done = float(sc.trace.finish(max(done, link_free), self.bits[p]))
         return float(done)
 
-    def record(self, frame: int, costs, k: int, wait_ms: float, start_s: float, probe: bool = False) -> FrameRecord:
-        """The FrameRecord the manager would build for the frame served at split k from ``start_s``
-        (``costs``: that frame's ``costs`` over all splits).
+    def record(self, frame: int, costs, o: int, wait_ms: float, start_s: float, probe: bool = False) -> FrameRecord:
+        """The FrameRecord the manager would build for the frame served with option o from ``start_s``
+        (``costs``: that frame's ``costs`` over all options).
         """
         e2e, edge, cloud, es, cs = costs
-        e2e, edge, cloud, cs = float(e2e[k]), float(edge[k]), float(cloud[k]), float(cs[k])
-        p, n = self.sc.profile, self.n
-        layer = p.layer_ms
+        e2e, edge, cloud, cs = float(e2e[o]), float(edge[o]), float(cloud[o]), float(cs[o])
+        layer, n, k = self.sc.profile.layer_ms, self.n, int(self.opt_k[o])
         return FrameRecord(
-            frame, k, Status.OK, int(self.bits[k] / 8), e2e + wait_ms, edge + wait_ms, cloud,
+            frame, k, Status.OK, int(self.bits[o] / 8), e2e + wait_ms, edge + wait_ms, cloud,
             edge_compute_ms=float(self.cum[k] * es), cloud_compute_ms=float((self.cum[n] - self.cum[k]) * cs),
-            codec_ms=float(p.encode_ms[k] * self.sc.platform.edge_slowdown
-                           + p.decode_ms[k] / self.sc.platform.cloud_speedup),
+            codec_ms=float(self.encode_ms[o] * self.sc.platform.edge_slowdown
+                           + self.decode_ms[o] / self.sc.platform.cloud_speedup),
             edge_layer_ms=tuple(layer[:k] * es), cloud_layer_ms=tuple(layer[k:] * cs), probe=probe,
-            at_s=start_s + e2e / 1e3)
+            at_s=start_s + e2e / 1e3, codec=self.opt_codec[o])

@@ -36,6 +36,7 @@ class Run:
     probe_server_ms: float = 0.0  # what they cost the server
     uplink_bits: float = 0.0      # what the link could carry over the run
     seconds: float = 0.0          # the run's length
+    codec: tuple = ()             # each served frame's payload codec ('' at edge-only)
 
     @property
     def probe_uplink_share(self) -> float:
@@ -84,28 +85,31 @@ class _Driver:
             self.pending = [(t + _profiling_s(sc, t), t) for t in changes]
 
     def choose(self, s: float) -> int:
-        """The policy's split for the frame served from time s (after any profile due by then)."""
+        """The option (split and codec) of the policy for the frame served from time s (after any
+        profile due by then).
+        """
         if self.profiled is not None:
             while self.pending and self.pending[0][0] <= s:
                 _neurosurgeon_profile(self.profiled, self.sc, self.pending.pop(0)[1])
         t0 = time.perf_counter()
         k, _ = self.policy.choose()
         self.decision_s += time.perf_counter() - t0
-        return k
+        return self.truth.option(k, self.policy.codec_for(k))
 
-    def feed(self, j: int, s: float, costs, k: int, wait_ms: float, served: int, done: float) -> float:
-        """Give the policy frame j's record (served at split k from s), its probe and a ping if due;
+    def feed(self, j: int, s: float, costs, o: int, wait_ms: float, served: int, done: float) -> float:
+        """Give the policy frame j's record (served with option o from s), its probe and a ping if due;
         return when the pipeline is free again (``done``, or later while a probe holds it).
         """
         policy, truth, sc = self.policy, self.truth, self.sc
-        policy.observe(truth.record(j, costs, k, wait_ms, s))
+        policy.observe(truth.record(j, costs, o, wait_ms, s))
         if policy.probe_every and served % policy.probe_every == 0:
-            probe = policy.probe_split()
-            if probe is not None and probe != k:
+            split = policy.probe_split()
+            probe = None if split is None else truth.option(split, policy.codec_for(split))
+            if probe is not None and probe != o:
                 policy.observe(truth.record(j, costs, probe, 0.0, s, probe=True))
                 self.probe_bits += float(truth.bits[probe])
                 self.probe_server_ms += float(costs[2][probe])
-                done = max(done, truth.probe_done(costs, s, k, probe))
+                done = max(done, truth.probe_done(costs, s, o, probe))
         if s >= self.next_ping and hasattr(policy, 'ping'):
             policy.ping(2 * (sc.delay_ms + (float(sc.trace.finish(s, 800.0)) - s) * 1e3))  # 100 B each way
             self.next_ping = s + sc.ping_every_s
@@ -134,7 +138,7 @@ def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> 
     else:
         name, driver = policy.name, _Driver(policy, sc, truth)
     usable = truth.usable
-    rows = []
+    rows, codecs = [], []
     dropped = served = i = 0
     free = 0.0
     while True:
@@ -146,13 +150,15 @@ def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> 
         costs = truth.costs(j, s)
         e2e_all = costs[0]
         best = int(usable[np.argmin(e2e_all[usable])])
-        k = best if driver is None else driver.choose(s)
+        o = best if driver is None else driver.choose(s)
         wait_ms = (s - arrival) * 1e3
-        e2e = float(e2e_all[k])
+        e2e = float(e2e_all[o])
         done = s + e2e / 1e3
         if driver is not None:
-            done = driver.feed(j, s, costs, k, wait_ms, served, done)
-        rows.append((s, arrival, k, wait_ms + e2e, best, e2e <= e2e_all[best] * (1 + EQUIVALENT_TOLERANCE)))
+            done = driver.feed(j, s, costs, o, wait_ms, served, done)
+        rows.append((s, arrival, truth.opt_k[o], wait_ms + e2e, truth.opt_k[best],
+                     e2e <= e2e_all[best] * (1 + EQUIVALENT_TOLERANCE)))
+        codecs.append(truth.opt_codec[o])
         served += 1
         free = done
         i = j + 1
@@ -160,15 +166,16 @@ def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> 
     decision_us = (driver.decision_s if driver else 0.0) / max(served, 1) * 1e6
     probes = (driver.probe_bits, driver.probe_server_ms) if driver else (0.0, 0.0)
     return Run(name, a[:, 0], a[:, 1], a[:, 2].astype(int), a[:, 3], a[:, 4].astype(int), a[:, 5].astype(bool),
-               dropped, decision_us, *probes, float(sc.trace.bits_until(sc.duration)), sc.duration)
+               dropped, decision_us, *probes, float(sc.trace.bits_until(sc.duration)), sc.duration, tuple(codecs))
 
 
-def simulate_fixed(sc: Scenario, splits, truth: Truth | None = None) -> list[Run]:
-    """``simulate`` with a fixed split, for many splits at once: one lane per split,
-    all lanes advanced together (what makes best_static affordable on 200 splits).
+def simulate_fixed(sc: Scenario, options, truth: Truth | None = None) -> list[Run]:
+    """``simulate`` with a fixed option (a split, with its default codec, or a split and codec from
+    ``Truth``'s options), for many at once: one lane per option, all lanes advanced together (what
+    makes best_static affordable on 200 options).
     """
     truth = truth or Truth(sc)
-    ks = np.asarray(splits, dtype=int)
+    ks = np.asarray(options, dtype=int)
     lanes, cap = len(ks), len(truth.noise_edge)
     usable = truth.usable
     free = np.zeros(lanes)
@@ -188,7 +195,7 @@ def simulate_fixed(sc: Scenario, splits, truth: Truth | None = None) -> list[Run
         if len(lane) == 0:
             break
         jj, ss = j[lane], s[lane]
-        every = truth.costs(jj[:, None], ss[:, None], np.arange(truth.n + 1)[None, :])[0]
+        every = truth.costs(jj[:, None], ss[:, None], np.arange(len(truth.opt_k))[None, :])[0]
         rows = np.arange(len(lane))
         pick = np.argmin(every[:, usable], axis=1)
         best_cost = every[rows, usable[pick]]
@@ -198,13 +205,14 @@ def simulate_fixed(sc: Scenario, splits, truth: Truth | None = None) -> list[Run
         cols['start'][lane, row] = ss
         cols['arrival'][lane, row] = arrival
         cols['latency'][lane, row] = (ss - arrival) * 1e3 + own
-        cols['best'][lane, row] = usable[pick]
+        cols['best'][lane, row] = truth.opt_k[usable[pick]]
         cols['equivalent'][lane, row] = own <= best_cost * (1 + EQUIVALENT_TOLERANCE)
         served[lane] += 1
         free[lane] = ss + own / 1e3
         nxt[lane] = jj + 1
-    return [Run('fixed', cols['start'][x, :m], cols['arrival'][x, :m], np.full(m, ks[x]), cols['latency'][x, :m],
-                cols['best'][x, :m].astype(int), cols['equivalent'][x, :m].astype(bool), int(dropped[x]), 0.0)
+    return [Run('fixed', cols['start'][x, :m], cols['arrival'][x, :m], np.full(m, truth.opt_k[ks[x]]),
+                cols['latency'][x, :m], cols['best'][x, :m].astype(int), cols['equivalent'][x, :m].astype(bool),
+                int(dropped[x]), 0.0, codec=(truth.opt_codec[ks[x]],) * m)
             for x, m in enumerate(served)]
 
 
@@ -259,8 +267,10 @@ def run_all(sc: Scenario, policies=SIM_POLICIES) -> dict[str, Run]:
     runs = {'oracle': simulate(sc, 'oracle', truth)}
     for name in policies:
         if name == 'best_static':
-            best = min(simulate_fixed(sc, space.splits, truth), key=lambda r: r.mean)
-            best.policy = f'best_static (split {best.split[0]})'
+            best = min(simulate_fixed(sc, truth.usable, truth), key=lambda r: r.mean)
+            codec = f' {best.codec[0]}' if best.codec and best.codec[0] not in ('', space.codec_for(best.split[0])) \
+                else ''
+            best.policy = f'best_static (split {best.split[0]}{codec})'
             runs[name] = best
         else:
             runs[name] = simulate(sc, make_policy(name, space.num_layers, space=space), truth)

@@ -3,9 +3,14 @@ machines change: real nodes over DDS. The server is made slower by the cloud's
 ``layer_delay_ms`` (any user) and, as a robot and a server of different speeds,
 by cgroup CPU quotas (root only; skipped otherwise)."""
 
+import json
+
 import pytest
 from ros_system import System
 
+from partnner_ros.core.adaptation.frames import Status
+from partnner_ros.core.model.profiler import profile
+from partnner_ros.core.wire.formats import INPUT_CANDIDATES
 from partnner_ros.testbed import cpu_quota
 
 MODEL = 'resnet18'
@@ -25,6 +30,24 @@ def peers(ros, tmp_path):
         s.start('cloud')
         s.start('edge', codec='fp16+lz4', layer_delay_ms=3.0)
         s.start('partition_manager', policy='partnner', probe_budget=PROBE_BUDGET)
+        s.wait_ready()
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def choosing_codecs(ros, tmp_path, get_model):
+    """As ``peers``, with a manager that picks the codec with the split (resnet18's profile, with its
+    fidelity, measured here)."""
+    profile_file = tmp_path / 'resnet18.json'
+    profile_file.write_text(json.dumps(profile(get_model(MODEL), ['fp16+lz4', 'int8+zstd', 'jpeg', *INPUT_CANDIDATES],
+                                               repeats=1)))
+    s = System(tmp_path, model=MODEL, threads=1)
+    try:
+        s.start('cloud')
+        s.start('edge', codec='fp16+lz4', layer_delay_ms=3.0)
+        s.start('partition_manager', policy='partnner', probe_budget=PROBE_BUDGET, fidelity_profile=str(profile_file))
         s.wait_ready()
         yield s
     finally:
@@ -76,6 +99,21 @@ def test_partnner_moves_the_split_off_a_slowed_server_and_back(peers, photos):
     splits = settle(peers, photos, 45)  # shadow probes, spread out by the budget, see it
     assert splits[-8:].count(0) >= 6 and max(splits[-8:]) < n // 4, splits
     assert 0 < peers.state().probe_server_share <= 2 * PROBE_BUDGET
+
+
+def test_the_codec_switches_with_the_split_and_no_frame_is_lost(choosing_codecs, photos):
+    """On loopback the image is cheap to send: partnner sends it, with the input codec that costs least
+    among those within the fidelity bound; the edge applies split and codec together."""
+    system = choosing_codecs
+    start = len(system.sent_headers)
+    splits = settle(system, photos, 20)
+    assert splits[-5:] == [0] * 5, splits
+    served = [system.timings[s] for s in range(start, start + 20)]
+    assert all(t.status == Status.OK for t in served), [t.error for t in served]
+    state = system.state()
+    assert state.codec in INPUT_CANDIDATES and f'({state.codec})' in state.reason
+    assert system.get_param('edge', 'input_codec') == state.codec
+    assert {t.codec for t in served[-5:]} == {state.codec}
 
 
 @needs_quotas

@@ -202,8 +202,7 @@ class EdgeNode(Node):
                 except Exception as e:  # noqa: BLE001 - a bad frame must not stop the node
                     self._report(frame, Status.FAILED, f'{type(e).__name__}: {e}')
 
-    def _probe_for(self, seq: int, split: int) -> int | None:
-        v = self.params.values
+    def _probe_for(self, seq: int, split: int, v: dict) -> int | None:
         probe = v['probe_split']
         if v['probe_every'] and seq % v['probe_every'] == 0 and probe >= 0 and probe != split:
             if probe == self.model.num_layers or self._cloud_matched():
@@ -211,7 +210,7 @@ class EdgeNode(Node):
         return None
 
     def _process(self, frame: Frame):
-        v = self.params.values
+        v = self.params.values  # this frame's parameters, whatever the manager sets meanwhile
         split, n = v['split'], self.model.num_layers
         t0 = time.monotonic()
         queue_ms = frame.intake_ms + (t0 - frame.arrived) * 1e3
@@ -223,7 +222,7 @@ class EdgeNode(Node):
                 self.get_logger().warn('no cloud matched on features and frame_timing; serving frames on the '
                                        'edge until one is')
             split = n
-        probe = self._probe_for(frame.seq, split)
+        probe = self._probe_for(frame.seq, split, v)
         timings: list[float] = []
         probe_live = None
         if probe is not None and probe < split:
@@ -241,7 +240,7 @@ class EdgeNode(Node):
             self._edge_only_timing(frame, (queue_ms, pre_ms, self.compute_ms, (time.monotonic() - t2) * 1e3),
                                    timings)
         else:
-            msg, t3 = self._features(frame, meta, split, live, timings)
+            msg, t3 = self._features(frame, meta, split, live, timings, v)
             msg.edge_queue_ms, msg.edge_preprocess_ms, msg.edge_compute_ms = queue_ms, pre_ms, self.compute_ms
             msg.edge_encode_ms = (t3 - t2) * 1e3
             # in flight from now, not from when the sender thread publishes it: _ready() runs
@@ -249,7 +248,7 @@ class EdgeNode(Node):
             self.in_flight.add(frame.seq, t3, (frame, msg.split))
             self.outbox.put((msg, t3))
         if probe is not None:
-            self._probe(frame, meta, split, probe, live, probe_live, timings, t0, queue_ms, pre_ms)
+            self._probe(frame, meta, (split, probe, v), live, probe_live, timings, t0, queue_ms, pre_ms)
 
     def _edge_only_timing(self, frame: Frame, edge: tuple, layer_ms: list[float], probe: bool = False):
         timing = timing_msg(frame.msg.header, frame.seq, self.model.fingerprint, self.model.num_layers, '',
@@ -257,8 +256,7 @@ class EdgeNode(Node):
         timing.edge_layer_ms, timing.probe = layer_ms, probe
         self.timing_pub.publish(timing)
 
-    def _features(self, frame: Frame, meta, split: int, live, layer_ms, probe: bool = False):
-        v = self.params.values
+    def _features(self, frame: Frame, meta, split: int, live, layer_ms, v: dict, probe: bool = False):
         codec = v['input_codec'] if split == 0 else v['codec']
         wire = [codecs.encode(name, t, codec, v['jpeg_quality']) for name, t in zip(self.model.live_names(split), live)]
         msg = Features(header=frame.msg.header, frame_seq=frame.seq, model_fingerprint=self.model.fingerprint,
@@ -268,8 +266,11 @@ class EdgeNode(Node):
                        edge_layer_ms=list(layer_ms[:split]), probe=probe)
         return msg, time.monotonic()
 
-    def _probe(self, frame, meta, split, probe, live, probe_live, timings, t0, queue_ms, pre_ms):
-        """Measure the frame at another split too, without delaying its answer."""
+    def _probe(self, frame, meta, splits, live, probe_live, timings, t0, queue_ms, pre_ms):
+        """Measure the frame at another split too, without delaying its answer (``splits``: the frame's
+        split, the probe's, and the frame's parameters).
+        """
+        split, probe, v = splits
         n = self.model.num_layers
         t_start = time.monotonic()
         if probe_live is None:  # a deeper split than the real one: run on from it
@@ -282,7 +283,7 @@ class EdgeNode(Node):
             self._edge_only_timing(frame, (waited, pre_ms, compute, 0.0), layer_ms, probe=True)
             return
         t_enc = time.monotonic()
-        msg, t_done = self._features(frame, meta, probe, probe_live, layer_ms, probe=True)
+        msg, t_done = self._features(frame, meta, probe, probe_live, layer_ms, v, probe=True)
         msg.edge_queue_ms, msg.edge_preprocess_ms, msg.edge_compute_ms = waited, pre_ms, compute
         msg.edge_encode_ms = (t_done - t_enc) * 1e3
         self.outbox.put((msg, t_done))

@@ -69,8 +69,10 @@ class Params:
         return SetParametersResult(successful=True)
 
     def _apply(self, parameters) -> None:
-        for p in parameters:
-            if p.name in self.values:
-                self.values[p.name] = p.value
-                if p.name in self._on_change:
-                    self._on_change[p.name](p.value)
+        # one new dict, swapped in whole: a thread holding the old one (an edge frame) sees all of an
+        # atomic set or none of it, never a split with the codec of another
+        changed = {p.name: p.value for p in parameters if p.name in self.values}
+        self.values = {**self.values, **changed}
+        for name, value in changed.items():
+            if name in self._on_change:
+                self._on_change[name](value)

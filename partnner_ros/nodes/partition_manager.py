@@ -67,6 +67,9 @@ class PartitionManager(Node):
                   on_change=lambda w: self.e2e.resize(w))
         p.declare('probe_budget', 0.05, 'share of the uplink and of the server time that shadow probes may use '
                   '(partnner)', float_range=(0.001, 1.0), on_change=self._set_probe_budget)
+        p.declare('fidelity_profile', '', 'partnner profile --json of the model (from any machine: fidelity does '
+                  'not depend on it); with it, partnner picks the codec with the split among the candidates '
+                  'whose results stay within the fidelity bound', read_only=True)
         p.declare('ping_period', 1.0, 'seconds between round-trip pings of the cloud', float_range=(0.05, 60.0),
                   read_only=True)
         edge_node = p.declare('edge_node', 'edge', 'name of the edge node whose split parameter is set',
@@ -185,7 +188,8 @@ class PartitionManager(Node):
                                                f'edge has {self.fingerprint}): edge-only')
         elif not self.health.alive(now):
             target, reason = self.num_layers, f'{self.health.reason}: edge-only'
-        wanted = (target, -1 if probe is None else probe, every if probe is not None else 0)
+        wanted = (target, -1 if probe is None else probe, every if probe is not None else 0,
+                  *self._codecs(target, probe))
         if wanted != self.applied:
             self._apply(wanted, reason)
         else:
@@ -210,7 +214,12 @@ class PartitionManager(Node):
                                 list(v[3].double_array_value), [max(e, 0) for e in elements],
                                 v[5].string_value, v[6].string_value)
         self.fingerprint = v[1].string_value
-        self.applied = (v[2].integer_value, None, None)
+        self.applied = (v[2].integer_value, None, None, None, None)
+        if self.params.values['fidelity_profile']:
+            try:
+                self.space = self.space.with_codec_choice(Profile.load(self.params.values['fidelity_profile']))
+            except (ValueError, OSError) as e:
+                self.get_logger().error(f'fidelity_profile: {e}; keeping the edge\'s codecs')
         if self.params.values['split'] > n:
             self.get_logger().warn(f'split {self.params.values["split"]} exceeds the model\'s {n} layers; '
                                    f'using {n}')
@@ -222,17 +231,29 @@ class PartitionManager(Node):
             self.policy = policies.EdgeOnly(n)
         self.get_logger().info(f'edge model {self.fingerprint}, {n} layers, policy {self.policy.name}')
 
+    def _codecs(self, split: int, probe: int | None) -> tuple[str | None, str | None]:
+        """The policy's feature and input codecs for the split and the probe (None: the edge's own)."""
+        n, feature, image = self.num_layers, None, None
+        for k in (split, probe):
+            if k is not None and 0 < k < n:
+                feature = feature or self.policy.codec_for(k)
+            elif k == 0:
+                image = image or self.policy.codec_for(0)
+        return feature, image
+
     def _apply(self, wanted: tuple, reason: str):
-        split, probe_split, probe_every = wanted
-        self._pending = self.edge.set_parameters([Parameter('split', value=split),
-                                                  Parameter('probe_split', value=probe_split),
-                                                  Parameter('probe_every', value=probe_every)])
+        split, probe_split, probe_every, codec, input_codec = wanted
+        params = [Parameter('split', value=split), Parameter('probe_split', value=probe_split),
+                  Parameter('probe_every', value=probe_every)]
+        params += [Parameter(name, value=c) for name, c in (('codec', codec), ('input_codec', input_codec)) if c]
+        # all at once: the edge's next frame takes the split with its codec, never with another's
+        self._pending = self.edge.set_parameters_atomically(params)
         self._pending.add_done_callback(lambda f: self._on_applied(f, wanted, reason))
 
     def _on_applied(self, future, wanted, reason):
         self._pending = None
         try:
-            result = future.result().results[0]
+            result = future.result().result
         except Exception as e:  # noqa: BLE001 - retried on the next tick
             self.get_logger().warn(f'setting split {wanted[0]} on the edge failed: {e}')
             return
@@ -264,8 +285,18 @@ class PartitionManager(Node):
         return {'probe_uplink_share': self.probe_spend.uplink_share,
                 'probe_server_share': self.probe_spend.server_share}
 
+    def _codec_in_use(self) -> str:
+        """The codec of the current split's payload ('' at edge-only or before the edge is known)."""
+        if not self.applied or self.space is None or self.applied[0] == self.num_layers:
+            return ''
+        split, _, _, codec, input_codec = self.applied
+        if split == 0:
+            return input_codec or self.space.input_codec
+        return codec or self.space.codec
+
     def _publish_state(self):
         msg = PartitionState(policy=self.params.values['policy'], model_fingerprint=self.fingerprint,
+                             codec=self._codec_in_use(),
                              split=self.applied[0] if self.applied else 0, num_layers=self.num_layers or 0,
                              reason=self.reason, cloud_alive=self.health.alive(time.monotonic()),
                              e2e_mean_ms=self.e2e.mean, e2e_p95_ms=self.e2e.p95,

@@ -5,7 +5,7 @@ split (the candidates, less the pairs whose fidelity against fp32 is below the
 bound).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -61,20 +61,26 @@ class SplitSpace:
         """
         p = Profile.parse(profile)
         space = cls(p.num_layers, p.splits, p.layer_weights, p.elements, codec, input_codec)
-        if not choose_codecs:
-            return space
-        bound = p.fidelity_bound if bound is None else bound
-        features = tuple(dict.fromkeys((codec, *FEATURE_CANDIDATES)))
-        inputs = tuple(dict.fromkeys((input_codec, *INPUT_CANDIDATES)))
+        return space.with_codec_choice(p, bound) if choose_codecs else space
+
+    def with_codec_choice(self, profile: Profile, bound: float | None = None) -> 'SplitSpace':
+        """This space, letting the policy pick among the candidate codecs where ``profile`` (of the same
+        model) measured them at a fidelity of at least ``bound`` (default: the profile's); the default
+        codecs stay allowed everywhere. ValueError when the profile is of another model.
+        """
+        if profile.num_layers != self.num_layers:
+            raise ValueError(f'the profile is of a {profile.num_layers}-layer model, this one has {self.num_layers}')
+        bound = profile.fidelity_bound if bound is None else bound
+        features = tuple(dict.fromkeys((self.codec, *FEATURE_CANDIDATES)))
+        inputs = tuple(dict.fromkeys((self.input_codec, *INPUT_CANDIDATES)))
         excluded = set()
-        for k in p.splits[:-1]:
+        for k in self.splits[:-1]:
             for c in inputs if k == 0 else features:
-                fidelity = p.fidelity(k, c)
-                good = fidelity is not None and fidelity >= bound and c in p.cuts[k]['bytes']
-                if c != space.codec_for(k) and not good:
+                fidelity = profile.fidelity(k, c) if k in profile.cuts else None
+                good = fidelity is not None and fidelity >= bound and c in profile.cuts[k]['bytes']
+                if c != self.codec_for(k) and not good:
                     excluded.add((k, c))
-        return cls(p.num_layers, p.splits, p.layer_weights, p.elements, codec, input_codec, features, inputs,
-                   frozenset(excluded))
+        return replace(self, feature_codecs=features, input_codecs=inputs, excluded=frozenset(excluded))
 
     @classmethod
     def from_model(cls, model, codec: str = 'fp16+lz4', input_codec: str = 'jpeg') -> 'SplitSpace':

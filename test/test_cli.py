@@ -88,6 +88,49 @@ def test_simulate_compares_every_policy_with_the_oracle(resnet18_profile, tmp_pa
     assert table.returncode == 0 and 'partnner' in table.stdout and 'x oracle' in table.stdout
 
 
+def data_choices_sum_to_one(rows: dict) -> bool:
+    """Whether every policy's 'choices' (edge-only, cloud-only and intermediate by codec) in ``rows``
+    (cells or traces of policy -> summary) add up to all its frames.
+    """
+    for row in rows.values():
+        for summary in row.values():
+            c = summary['choices']
+            if sum(c['cloud_only'].values()) + sum(c['intermediate'].values()) + c['edge_only'] != pytest.approx(1):
+                return False
+    return bool(rows)
+
+
+def test_simulate_chooses_the_codec_with_the_split(resnet18_profile):
+    prof = json.loads(resnet18_profile.read_text())
+    assert any(cut.get('fidelity') for cut in prof['cuts']), 'the profile fixture should measure fidelity'
+    common = ('simulate', '--model', 'resnet18', '--profile', str(resnet18_profile), '--trace',
+              'gen:lognormal,cv=1.0,mean=2,seed=1', '--duration', '20', '--json')
+    out = run(*common, '--choose-codecs')
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data['choose_codecs'] and data['codec_options'] and not data['codec_note']
+    assert data_choices_sum_to_one(data['traces']) and data_choices_sum_to_one({'overall': data['overall']})
+    oracle = data['overall']['oracle']['choices']
+    used = set(oracle['cloud_only']) | set(oracle['intermediate'])
+    defaults = {'jpeg', 'fp16+lz4'}
+    best_static = data['overall']['best_static']
+    assert used - defaults or set(best_static['choices']['cloud_only']) - defaults, (oracle, best_static)
+    assert 0 <= data['overall']['partnner']['probe_uplink_share'] < 0.5
+    # without the flag every frame keeps the default codecs
+    plain = json.loads(run(*common).stdout)['overall']
+    assert all(set(s['choices']['cloud_only']) | set(s['choices']['intermediate']) <= defaults
+               for s in plain.values())
+    # a profile without fidelity allows no other codec, and says so
+    for cut in prof['cuts']:
+        cut.pop('fidelity', None)
+    old = resnet18_profile.with_name('old.json')
+    old.write_text(json.dumps(prof))
+    out = run('simulate', '--model', 'resnet18', '--profile', str(old), '--trace', 'gen:lognormal,cv=1.0,mean=2',
+              '--duration', '10', '--policy', 'partnner', '--choose-codecs')
+    assert out.returncode == 0, out.stderr
+    assert 'no fidelity figures' in out.stdout and 'edge-only' in out.stdout
+
+
 def test_simulate_refuses_bad_input(resnet18_profile, tmp_path):
     bad = write_trace(tmp_path / 'bad.txt', [(0, 1.0), (0, 2.0)])
     common = ('simulate', '--model', 'resnet18', '--profile', str(resnet18_profile))
@@ -111,6 +154,10 @@ def test_report_writes_tables_and_plots(resnet18_profile, tmp_path):
     assert out.returncode == 0, out.stderr
     md = (tmp_path / 'report' / 'report.md').read_text()
     assert 'resnet18' in md and 'hsdpa' in md.lower() and 'neurosurgeon' in md
+    # codec choice is on by default: the section on the codec chosen with the split, and its data
+    assert 'codec choice on' in md and '## Codec chosen with the split' in md
+    assert '| resnet18 | edge10x | partnner |' in md and 'partnner probes: uplink / server' in md
+    assert data_choices_sum_to_one(json.loads((tmp_path / 'report' / 'report.json').read_text())['cells'])
     data = json.loads((tmp_path / 'report' / 'report.json').read_text())
     assert set(data['cells']) == {'resnet18|edge10x|hsdpa', 'resnet18|edge10x|fcc'}
     assert list((tmp_path / 'report').glob('*.png'))

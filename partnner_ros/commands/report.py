@@ -16,6 +16,7 @@ from ..core.simulation.platforms import DEFAULT_PRESETS, LINKS, PRESETS, resolve
 from ..core.simulation.scenario import Platform, Scenario, SimProfile, Truth
 from ..core.simulation.simulator import Run, run_all
 from ..core.simulation.traces import FAMILIES, Steps, Trace, load_traces
+from .codec_choice import codec_choice_data, codec_section
 from .common import default_traces, profile_for
 from .report_sections import generated_data, generated_section, paper_data, paper_section, simulate_traces
 
@@ -40,6 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--traces-per-family', type=int, default=4, help='traces of each family (default 4)')
     p.add_argument('--duration', type=float, default=120.0, help='seconds per trace')
     p.add_argument('--codec', default='fp16+lz4', help='feature codec (default fp16+lz4)')
+    p.add_argument('--choose-codecs', action=argparse.BooleanOptionalAction, default=True,
+                   help='let the policies choose the codec with the split among the candidates each profile '
+                        'measured within its fidelity bound (default on; --no-choose-codecs: the defaults only)')
     p.add_argument('--profile-cache', default='results/profiles', help='where measured profiles are kept')
     p.add_argument('--out', default='results/report', help='the report folder (default results/report)')
 
@@ -60,7 +64,7 @@ def run(args) -> int:
         return 2
     build_report(ReportConfig(profiles, Path(args.traces), tuple(args.platforms.split(',')),
                               args.traces_per_family, args.duration, codec=args.codec, presets=presets, links=links,
-                              gen_seeds=args.gen_seeds, gen_means=means), out,
+                              gen_seeds=args.gen_seeds, gen_means=means, choose_codecs=args.choose_codecs), out,
                  log=lambda line: print(line, file=sys.stderr))
     print(f'report written to {out / "report.md"} (data in report.json, plots *.png)')
     return 0
@@ -74,7 +78,8 @@ def _names(text: str) -> tuple[str, ...]:
 class ReportConfig:
     """What ``build_report`` simulates: model profiles, trace folder, platforms, traces per family,
     seconds per run, frame rate, codec, the cloud-load schedule (``seconds:factor,...``), the
-    presets and links of the PArtNNer table, and the generated families' seeds and mean rates.
+    presets and links of the PArtNNer table, the generated families' seeds and mean rates, and
+    whether the policies choose the codec with the split.
     """
 
     profiles: dict[str, dict]        # model -> profile json
@@ -90,6 +95,7 @@ class ReportConfig:
     links: tuple[str, ...] = tuple(LINKS)
     gen_seeds: int = 1
     gen_means: tuple[float, ...] = FAMILY_MEANS
+    choose_codecs: bool = True
 
 
 def pick_traces(root: Path, per_family: int) -> dict[str, list]:
@@ -150,11 +156,16 @@ def build_report(cfg: ReportConfig, out_dir: Path, log=print) -> dict:
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     families = pick_traces(cfg.traces_root, cfg.traces_per_family)
-    data = {'config': {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.__dict__.items()
+    data: dict = {'config': {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.__dict__.items()
                        if k != 'profiles'},
             'models': sorted(cfg.profiles), 'families': {f: [t.name for t in ts] for f, ts in families.items()},
             'cells': {}, 'convergence': {}}
-    profiles = {m: SimProfile.from_profile(cfg.profiles[m], cfg.codec) for m in sorted(cfg.profiles)}
+    profiles = {m: SimProfile.from_profile(cfg.profiles[m], cfg.codec, choose_codecs=cfg.choose_codecs)
+                for m in sorted(cfg.profiles)}
+    data['codec_choice'] = codec_choice_data(cfg.choose_codecs, cfg.codec, profiles, cfg.profiles)
+    for model, m in data['codec_choice']['models'].items():
+        if m['note']:
+            log(f'partnner report: {model} may choose no codec beyond the defaults: {m["note"]}')
     for model, profile in profiles.items():
         for name in cfg.platforms:
             platform = resolve_platform(name, cfg.profiles[model])
@@ -182,7 +193,7 @@ def convergence_cell(profile: SimProfile, platform: Platform, seed: int = 0) -> 
     """
     policies = ('partnner', 'neurosurgeon', 'ans')
     scenarios = step_scenarios(profile, platform, seed)
-    steps = [summarize(run_all(sc, policies), sc.change_times()) for sc in scenarios]
+    steps = [summarize(run_all(sc, policies), sc.change_times(), profile.space.num_layers) for sc in scenarios]
     return {kind: {p: s[p]['convergence_frames_median'] for p in policies}
             | {f'{p}_seconds': s[p]['convergence_seconds_median'] for p in policies}
             | {'setting': sc.trace.name if kind == 'bandwidth' else
@@ -200,15 +211,23 @@ def render_markdown(data: dict) -> str:
              f"times slower than the server, this machine's profile scaled). Links: " + ', '.join(
                  f"{FAMILIES.get(f, f)} ({len(t)} traces)" for f, t in data['families'].items())
              + f". {cfg['duration_s']:.0f} s per trace at {cfg['fps']:.0f} fps, codec "
-             f"{cfg['codec']}, cloud load schedule {cfg['cloud_load']}.", '']
+             f"{cfg['codec']} ({_codec_choice_text(cfg)}), cloud load schedule {cfg['cloud_load']}.", '']
     lines += _speedup_section(data) + _family_section(data) + _averages_section(data) + _convergence_section(data)
-    lines += paper_section(data) + generated_section(data)
+    lines += codec_section(data) + paper_section(data) + generated_section(data)
     return '\n'.join(lines) + '\n'
+
+
+def _codec_choice_text(cfg: dict) -> str:
+    if cfg.get('choose_codecs', False):
+        return 'codec choice on: the policies may choose the codec with the split, see "Codec chosen with the split"'
+    return 'codec choice off: every policy sends the default codecs'
 
 
 def _speedup_section(data: dict) -> list[str]:
     families = list(data['families'])
     lines = ['## partnner against edge-only, cloud-only and the oracle', '',
+             f"Each cell: partnner's speedup over edge-only and over cloud-only, and its mean latency as a multiple "
+             f"of the oracle's; {_codec_choice_text(data['config'])}.", '',
              '| model | platform | ' + ' | '.join(f'{f}: vs edge / vs cloud / x oracle' for f in families) + ' |',
              '| --- | --- | ' + ' | '.join('---' for _ in families) + ' |']
     present = {k.split('|')[1] for k in data['cells']}
@@ -227,13 +246,15 @@ def _speedup_section(data: dict) -> list[str]:
 
 def _family_section(data: dict) -> list[str]:
     lines = ['', '## Every policy, averaged per link family (mean latency as a multiple of the oracle)', '',
-             '| family | ' + ' | '.join(POLICY_ORDER) + ' |',
-             '| --- | ' + ' | '.join('---' for _ in POLICY_ORDER) + ' |']
+             "The last column: partnner's shadow probes as a share of the uplink's capacity and of the server's "
+             'time (mean over models and platforms).', '',
+             '| family | ' + ' | '.join(POLICY_ORDER) + ' | partnner probes: uplink / server |',
+             '| --- | ' + ' | '.join('---' for _ in POLICY_ORDER) + ' | --- |']
     for f in data['families']:
-        row = []
-        for pol in POLICY_ORDER:
-            vals = [c[pol]['x_oracle'] for k, c in data['cells'].items() if k.endswith(f'|{f}')]
-            row.append(f'{np.mean(vals):.3f}')
+        cells = [c for k, c in data['cells'].items() if k.endswith(f'|{f}')]
+        row = [f"{np.mean([c[pol]['x_oracle'] for c in cells]):.3f}" for pol in POLICY_ORDER]
+        row.append(f"{np.mean([c['partnner']['probe_uplink_share'] for c in cells]):.1%} / "
+                   f"{np.mean([c['partnner']['probe_server_share'] for c in cells]):.1%}")
         lines.append(f'| {f} | ' + ' | '.join(row) + ' |')
     return lines
 

@@ -25,7 +25,7 @@ def simulate_traces(cfg, profile: SimProfile, platform, traces, delay_ms: float 
         sc = Scenario(profile, platform, trace, fps=cfg.fps, duration_s=cfg.duration_s, delay_ms=delay_ms,
                       cloud_load=Steps.parse(cfg.cloud_load), seed=cfg.seed)
         runs = run_all(sc) if policies is None else run_all(sc, policies)
-        summaries.append(summarize(runs, sc.change_times()))
+        summaries.append(summarize(runs, sc.change_times(), profile.space.num_layers))
         first = (runs, sc) if first is None else first
     return summaries, first
 

@@ -4,6 +4,7 @@ import argparse
 import json
 import sys
 
+from .codec_choice import codec_note, codec_options
 from .common import profile_for
 
 HELP = 'trace-driven simulation of the split policies against the oracle'
@@ -25,6 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                    'partnner,edge_only,cloud_only,best_static,neurosurgeon,ans')
     p.add_argument('--codec', default='fp16+lz4', help='feature codec (default fp16+lz4)')
     p.add_argument('--input-codec', default='jpeg', help='codec at split 0 (default jpeg)')
+    p.add_argument('--choose-codecs', action='store_true',
+                   help='let the policies choose the codec with the split, among the candidates the profile '
+                        'measured within its fidelity bound (a profile without fidelity allows none)')
     p.add_argument('--fps', type=float, default=10.0, help='camera frame rate (default 10)')
     p.add_argument('--cloud-load', default='', help='cloud load schedule "s:factor,...", e.g. 0:1,30:3,60:1')
     p.add_argument('--edge-load', default='', help='edge load schedule, same form')
@@ -38,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from ..core.adaptation.policies import POLICIES
-    from ..core.simulation.metrics import aggregate, format_table, summarize
+    from ..core.simulation.metrics import aggregate, format_choices, format_table, summarize
     from ..core.simulation.platforms import PRESETS, resolve_platform
     from ..core.simulation.scenario import Scenario, SimProfile
     from ..core.simulation.simulator import SIM_POLICIES, run_all
@@ -56,13 +60,16 @@ def run(args) -> int:
     except ValueError as e:
         print(f'partnner simulate: {e}', file=sys.stderr)
         return 2
-    profile = SimProfile.from_profile(measured, args.codec, args.input_codec)
+    profile = SimProfile.from_profile(measured, args.codec, args.input_codec, choose_codecs=args.choose_codecs)
+    note = codec_note(profile, measured) if args.choose_codecs else ''
+    if note:
+        print(f'partnner simulate: {note}', file=sys.stderr if args.json else sys.stdout)
     per_trace = {}
     for trace in load_traces(args.trace):
         sc = Scenario(profile, platform, trace, fps=args.fps, cloud_load=Steps.parse(args.cloud_load),
                       edge_load=Steps.parse(args.edge_load), delay_ms=args.delay_ms, duration_s=args.duration,
                       seed=args.seed)
-        summary = summarize(run_all(sc, wanted), sc.change_times())
+        summary = summarize(run_all(sc, wanted), sc.change_times(), profile.space.num_layers)
         per_trace[trace.name] = summary
         if not args.json:
             print(format_table(summary, f'\n{profile.name} on {platform.name}, trace {trace.name} '
@@ -70,7 +77,14 @@ def run(args) -> int:
     overall = aggregate(list(per_trace.values()))
     if args.json:
         print(json.dumps({'model': profile.name, 'platform': platform.__dict__, 'codec': args.codec,
+                          'input_codec': args.input_codec, 'choose_codecs': args.choose_codecs,
+                          'codec_options': codec_options(profile), 'codec_note': note,
                           'traces': per_trace, 'overall': overall}, indent=1))
-    elif len(per_trace) > 1:
+        return 0
+    if len(per_trace) > 1:
         print(format_table(overall, f'\naverage over {len(per_trace)} traces'))
+    if args.choose_codecs:
+        print('\nsplit kind and codec of the served frames' + (' (average over traces)' if len(per_trace) > 1 else ''))
+        print('\n'.join(f"{row['label']:<26} {format_choices(row['choices'])}" for row in overall.values()))
     return 0
+

@@ -1,12 +1,34 @@
 """Metrics of simulated runs: per policy and trace, averaged over traces, as a table."""
 
+from collections import Counter
+
 import numpy as np
 
 from .simulator import Run, convergence
 
 
-def summarize(runs: dict[str, Run], events: list[float]) -> dict[str, dict]:
-    """Per policy: mean/p95 latency, ratio to the oracle, speedups, switches, convergence."""
+def choices(run: Run, num_layers: int | None = None) -> dict:
+    """Share of ``run``'s served frames per kind of split and codec: ``edge_only`` (a share),
+    ``cloud_only`` and ``intermediate`` (``{codec: share}``). Edge-only is split ``num_layers``, or
+    without it, a frame sent with no codec.
+    """
+    frames = len(run.split)
+    out: dict = {'edge_only': 0.0, 'cloud_only': {}, 'intermediate': {}}
+    codecs = run.codec if len(run.codec) == frames else ('?',) * frames
+    for (k, codec), count in Counter(zip(run.split.tolist(), codecs)).items():
+        edge = k == num_layers if num_layers is not None else codec == ''
+        if edge:
+            out['edge_only'] += count / frames
+        else:
+            kind = out['cloud_only' if k == 0 else 'intermediate']
+            kind[codec] = kind.get(codec, 0.0) + count / frames
+    return out
+
+
+def summarize(runs: dict[str, Run], events: list[float], num_layers: int | None = None) -> dict[str, dict]:
+    """Per policy: mean/p95 latency, ratio to the oracle, speedups, switches, convergence, probe shares
+    and the ``choices`` of split kind and codec (edge-only at split ``num_layers``, see :func:`choices`).
+    """
     oracle = runs['oracle'].mean
     edge = runs['edge_only'].mean if 'edge_only' in runs else float('nan')
     cloud = runs['cloud_only'].mean if 'cloud_only' in runs else float('nan')
@@ -25,19 +47,21 @@ def summarize(runs: dict[str, Run], events: list[float]) -> dict[str, dict]:
             'convergence_frames_median': float(np.median(frames)) if frames else None,
             'convergence_seconds_median': float(np.median(seconds)) if seconds else None,
             'convergence_censored': sum(c[3] for c in conv),
+            'choices': choices(r, num_layers),
         }
     return out
 
 
 def format_table(summary: dict[str, dict], title: str) -> str:
     """A fixed-width text table of ``summarize`` rows under ``title``: latencies in ms, speedups, convergence."""
-    lines = [title, f"{'policy':<26} {'mean ms':>9} {'p95 ms':>9} {'x oracle':>8} {'vs edge':>8} {'vs cloud':>8} "
+    w = max([26, *(len(s['label']) for s in summary.values())])
+    lines = [title, f"{'policy':<{w}} {'mean ms':>9} {'p95 ms':>9} {'x oracle':>8} {'vs edge':>8} {'vs cloud':>8} "
                     f"{'switches':>8} {'conv frames':>11} {'conv s':>7} {'decision':>9} {'probes: uplink':>14} "
                     f"{'server':>6}"]
     for s in summary.values():
         conv_f = '-' if s['convergence_frames_median'] is None else f"{s['convergence_frames_median']:.0f}"
         conv_s = '-' if s['convergence_seconds_median'] is None else f"{s['convergence_seconds_median']:.1f}"
-        lines.append(f"{s['label']:<26} {s['mean_ms']:>9.1f} {s['p95_ms']:>9.1f} {s['x_oracle']:>8.2f} "
+        lines.append(f"{s['label']:<{w}} {s['mean_ms']:>9.1f} {s['p95_ms']:>9.1f} {s['x_oracle']:>8.2f} "
                      f"{s['speedup_vs_edge_only']:>7.2f}x {s['speedup_vs_cloud_only']:>7.2f}x {s['switches']:>8} "
                      f"{conv_f:>11} {conv_s:>7} {s['decision_us']:>7.0f}us {s['probe_uplink_share']:>13.1%} "
                      f"{s['probe_server_share']:>6.1%}")
@@ -56,8 +80,32 @@ def aggregate(summaries: list[dict[str, dict]]) -> dict[str, dict]:
             **{k: float(np.mean([r[k] for r in rows])) for k in (
                 'mean_ms', 'p95_ms', 'x_oracle', 'speedup_vs_edge_only', 'speedup_vs_cloud_only', 'decision_us',
                 'probe_uplink_share', 'probe_server_share')},
+            'probe_uplink_share_max': float(max(r['probe_uplink_share'] for r in rows)),
+            'probe_server_share_max': float(max(r['probe_server_share'] for r in rows)),
             'switches': int(sum(r['switches'] for r in rows)),
             'convergence_frames_median': float(np.median(conv)) if conv else None,
             'convergence_seconds_median': float(np.median(conv_s)) if conv_s else None,
+            'choices': mean_choices([r['choices'] for r in rows if 'choices' in r]),
         }
     return out
+
+
+def mean_choices(rows: list[dict]) -> dict:
+    """The mean of several :func:`choices` (a codec missing from one counts 0 there)."""
+    out: dict = {'edge_only': 0.0, 'cloud_only': {}, 'intermediate': {}}
+    for row in rows:
+        out['edge_only'] += row['edge_only'] / len(rows)
+        for kind in ('cloud_only', 'intermediate'):
+            for codec, share in row[kind].items():
+                out[kind][codec] = out[kind].get(codec, 0.0) + share / len(rows)
+    return out
+
+
+def format_choices(choice: dict) -> str:
+    """One line of :func:`choices`: edge-only, cloud-only and intermediate shares, each by codec."""
+    def kind(shares: dict) -> str:
+        total = sum(shares.values())
+        codecs = ', '.join(f'{c} {v:.0%}' for c, v in sorted(shares.items(), key=lambda x: -x[1]))
+        return f'{total:.0%}' + (f' ({codecs})' if codecs else '')
+    return (f"edge-only {choice['edge_only']:.0%}, cloud-only {kind(choice['cloud_only'])}, "
+            f"intermediate {kind(choice['intermediate'])}")

@@ -18,7 +18,7 @@ from ..core.simulation.simulator import Run, run_all
 from ..core.simulation.traces import FAMILIES, Steps, Trace, load_traces
 from .codec_choice import codec_choice_data, codec_section
 from .common import default_traces, profile_for
-from .report_sections import generated_data, generated_section, paper_data, paper_section, simulate_traces
+from .report_sections import family_table, generated_data, generated_section, paper_data, paper_section, simulate_traces
 
 HELP = 'paper-style table: models x platforms x link families, and plots'
 
@@ -247,15 +247,10 @@ def _speedup_section(data: dict) -> list[str]:
 def _family_section(data: dict) -> list[str]:
     lines = ['', '## Every policy, averaged per link family (mean latency as a multiple of the oracle)', '',
              "The last column: partnner's shadow probes as a share of the uplink's capacity and of the server's "
-             'time (mean over models and platforms).', '',
-             '| family | ' + ' | '.join(POLICY_ORDER) + ' | partnner probes: uplink / server |',
-             '| --- | ' + ' | '.join('---' for _ in POLICY_ORDER) + ' | --- |']
-    for f in data['families']:
-        cells = [c for k, c in data['cells'].items() if k.endswith(f'|{f}')]
-        row = [f"{np.mean([c[pol]['x_oracle'] for c in cells]):.3f}" for pol in POLICY_ORDER]
-        row.append(f"{np.mean([c['partnner']['probe_uplink_share'] for c in cells]):.1%} / "
-                   f"{np.mean([c['partnner']['probe_server_share'] for c in cells]):.1%}")
-        lines.append(f'| {f} | ' + ' | '.join(row) + ' |')
+             'time (mean over models and platforms).', '']
+    lines += family_table(data['families'], data['cells'], POLICY_ORDER, 'partnner probes: uplink / server',
+                          lambda cells: f"{np.mean([c['partnner']['probe_uplink_share'] for c in cells]):.1%} / "
+                                        f"{np.mean([c['partnner']['probe_server_share'] for c in cells]):.1%}")
     return lines
 
 

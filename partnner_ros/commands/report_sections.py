@@ -158,6 +158,19 @@ def _paper_paragraph(paper: dict) -> list[str]:
             'kind, not in value.']
 
 
+def family_table(families, cells: dict, policies, last_header: str, last_cell) -> list[str]:
+    """A markdown table, one row per family: each policy's mean x-oracle over the family's cells (keyed
+    ``...|family``), and a last column ``last_cell(cells)``.
+    """
+    lines = ['| family | ' + ' | '.join(policies) + f' | {last_header} |',
+             '| --- | ' + ' | '.join('---' for _ in policies) + ' | --- |']
+    for family in families:
+        chosen = [c for k, c in cells.items() if k.endswith(f'|{family}')]
+        row = [f"{np.mean([c[p]['x_oracle'] for c in chosen]):.3f}" for p in policies]
+        lines.append(f'| {family} | ' + ' | '.join(row) + f' | {last_cell(chosen)} |')
+    return lines
+
+
 def generated_section(data: dict) -> list[str]:
     """Every policy on the generated families, averaged over models and platforms."""
     gen = data.get('generated')
@@ -168,13 +181,8 @@ def generated_section(data: dict) -> list[str]:
              f"0.5, 1.0 and 1.5, with means {', '.join(f'{m:g}' for m in gen['means'])} Mbit/s and "
              f"{gen['seeds']} seed(s) each (core/simulation/generated.py); "
              '`partnner simulate --trace gen:KIND,cv=C,mean=M,seed=S` replays one. Mean latency as a multiple of '
-             "the oracle's, averaged over models and platforms; the last column is partnner's speedup.", '',
-             '| family | ' + ' | '.join(SECTION_POLICIES) + ' | partnner vs edge / vs cloud |',
-             '| --- | ' + ' | '.join('---' for _ in SECTION_POLICIES) + ' | --- |']
-    for family in gen['families']:
-        chosen = [c for k, c in gen['cells'].items() if k.endswith(f'|{family}')]
-        row = [f"{np.mean([c[p]['x_oracle'] for c in chosen]):.3f}" for p in SECTION_POLICIES]
-        edge = np.mean([c['partnner']['speedup_vs_edge_only'] for c in chosen])
-        cloud = np.mean([c['partnner']['speedup_vs_cloud_only'] for c in chosen])
-        lines.append(f'| {family} | ' + ' | '.join(row) + f' | {edge:.2f}x / {cloud:.2f}x |')
+             "the oracle's, averaged over models and platforms; the last column is partnner's speedup.", '']
+    lines += family_table(gen['families'], gen['cells'], SECTION_POLICIES, 'partnner vs edge / vs cloud',
+                          lambda cells: f"{np.mean([c['partnner']['speedup_vs_edge_only'] for c in cells]):.2f}x / "
+                                        f"{np.mean([c['partnner']['speedup_vs_cloud_only'] for c in cells]):.2f}x")
     return lines

@@ -207,6 +207,9 @@ POLICY_ORDER = ('partnner', 'best_static', 'neurosurgeon', 'ans', 'cloud_only', 
 def render_markdown(data: dict) -> str:
     cfg = data['config']
     lines = ['# partnner simulation report', '',
+             'Regenerate with `./run partnner report` (results/report/; docs/results.md is a copy of its '
+             'report.md). Profiles are measured once on this machine, with fidelity, and cached in '
+             'results/profiles/.', '',
              f"Models: {', '.join(data['models'])}. Platforms: {', '.join(cfg['platforms'])} (edgeNx: the robot N "
              f"times slower than the server, this machine's profile scaled). Links: " + ', '.join(
                  f"{FAMILIES.get(f, f)} ({len(t)} traces)" for f, t in data['families'].items())

@@ -65,6 +65,7 @@ class Partnner(Policy):
         self._payload = space.prior_bytes()
         self.current: int | None = None
         self._reason: str | None = None
+        self._reason_for: tuple[int, str] | None = None  # the split and codec the reason explains
         self.budget = ProbeBudget(probe_share)
         self._unprobed = 0  # frames since the other side (or the link) was last measured
         self._probe: tuple[int, int] | None = None  # (split, every) planned by choose()
@@ -132,13 +133,19 @@ class Partnner(Policy):
         cloud = ((1 - self.cloud.cumulative()) * self.cloud.scale.value if self.cloud.known
                  else np.where(ks == n, 0.0, np.nan))
         pred, payload = np.full(n + 1, np.inf), np.zeros(n + 1)
+        kept = list(self._codec_at)
         for codec in self.codecs:
             size = self._payload_of(codec)
             transfer = self.link.transfer_ms(size) if self.link.known else np.full(n + 1, np.nan)
             total = edge + self._codec_ms_of(codec, size) + transfer + cloud
+            # a split keeps its codec unless another beats it by the hysteresis, so codecs do not flap
+            total = np.where([c == codec for c in kept], total / (1 + self.hysteresis) - self.margin_ms, total)
             for k in range(n):
                 if self.space.codec_allowed(k, codec) and (not np.isfinite(pred[k]) or total[k] < pred[k]):
                     pred[k], payload[k], self._codec_at[k] = total[k], size[k], codec
+        for k in range(n):  # the kept codec's true prediction, not its handicap
+            if self._codec_at[k] == kept[k] and np.isfinite(pred[k]):
+                pred[k] = (pred[k] + self.margin_ms) * (1 + self.hysteresis)
         pred[n], payload[n] = edge[n], 0.0
         self._payload = payload
         return pred
@@ -159,7 +166,8 @@ class Partnner(Policy):
         if cur is not None and np.isfinite(pred[cur]) and \
                 pred[cur] <= pred[best] + self._switch_margin(cur, best, pred):
             best = cur
-        if best != cur or self._reason is None:
+        if (best, self.codec_for(best)) != self._reason_for or self._reason is None:
+            self._reason_for = (best, self.codec_for(best))
             codec = f' ({self.codec_for(best)})' if best < n else ''
             self._reason = (f'predicted {pred[best]:.0f} ms at split {best}{codec} (edge-only {pred[n]:.0f}, '
                             f'cloud-only {pred[0]:.0f}); link {_fmt_rate(self.link.bandwidth.value)}, edge model '

@@ -102,8 +102,8 @@ def test_partnner_moves_the_split_off_a_slowed_server_and_back(peers, photos):
     assert slowed.cloud_model_ms > 4 * fast.cloud_model_ms and 'predicted' in slowed.reason
 
     assert peers.set_params('cloud', layer_delay_ms=0.0)[0].successful
-    splits = settle(peers, photos, 45)  # shadow probes, spread out by the budget, see it
-    assert offloaded(splits[-8:], n), splits
+    splits = settle(peers, photos, 60)  # shadow probes, spread out by the budget, see it
+    assert offloaded(splits[-5:], n), splits
     assert 0 < peers.state().probe_server_share <= 2 * PROBE_BUDGET
 
 
@@ -145,5 +145,5 @@ def test_partnner_follows_the_server_load(system, photos):
 
     # the load goes away: the probes see it and the image goes back to the server
     system.cloud_quota.set(None)
-    splits = settle(system, photos, 60)
-    assert offloaded(splits[-10:], n), splits
+    splits = settle(system, photos, 80)
+    assert offloaded(splits[-5:], n), splits

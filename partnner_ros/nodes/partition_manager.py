@@ -201,13 +201,20 @@ class PartitionManager(Node):
         self._pending = self.edge.get_parameters(EDGE_FACTS)
         self._pending.add_done_callback(self._on_edge_discovered)
 
-    def _on_edge_discovered(self, future):
+    def _edge_answer(self, future, what: str):
+        """The edge's answer to the pending request, or None (logged; the next tick tries again)."""
         self._pending = None
         try:
-            v = future.result().values
+            return future.result()
         except Exception as e:  # noqa: BLE001 - retried on the next tick
-            self.get_logger().warn(f'could not read the edge parameters yet: {e}')
+            self.get_logger().warn(f'{what} failed: {e}')
+            return None
+
+    def _on_edge_discovered(self, future):
+        answer = self._edge_answer(future, 'reading the edge parameters')
+        if answer is None:
             return
+        v = answer.values
         n = v[0].integer_value
         elements = list(v[4].integer_array_value)
         self.space = SplitSpace(n, tuple(k for k, e in enumerate(elements) if e >= 0),
@@ -251,12 +258,10 @@ class PartitionManager(Node):
         self._pending.add_done_callback(lambda f: self._on_applied(f, wanted, reason))
 
     def _on_applied(self, future, wanted, reason):
-        self._pending = None
-        try:
-            result = future.result().result
-        except Exception as e:  # noqa: BLE001 - retried on the next tick
-            self.get_logger().warn(f'setting split {wanted[0]} on the edge failed: {e}')
+        answer = self._edge_answer(future, f'setting split {wanted[0]} on the edge')
+        if answer is None:
             return
+        result = answer.result
         if not result.successful:
             self.get_logger().error(f'the edge refused split {wanted[0]}: {result.reason}')
             return

@@ -27,6 +27,7 @@ from .diagnostics import ERROR, OK, WARN, Diagnostics
 from .params import Params, one_of
 from .runner import run
 
+PENDING_TIMEOUT_S = 1.0
 EDGE_FACTS = ['num_layers', 'model_fingerprint', 'split', 'layer_weights', 'split_elements', 'codec',
               'input_codec']
 
@@ -89,6 +90,7 @@ class PartitionManager(Node):
         self.decision_us = RollingStats(100)
         self.probe_spend = ProbeSpend()
         self._pending = None
+        self._pending_since = 0.0
         self._ping = None
 
         self.edge = AsyncParameterClient(self, edge_node)
@@ -175,9 +177,13 @@ class PartitionManager(Node):
         if self.num_layers is None:
             self._discover_edge()
             return
-        if self._pending is not None:
-            return
         now = time.monotonic()
+        if self._pending is not None:
+            if now - self._pending_since < PENDING_TIMEOUT_S:
+                return
+            # an answer lost on the way must not freeze the split (a dead cloud needs edge-only now)
+            self.get_logger().warn(f'the edge did not answer within {PENDING_TIMEOUT_S:.0f} s; asking again')
+            self._pending = None
         t0 = time.perf_counter()
         target, reason = self.policy.choose()
         probe = self.policy.probe_split()
@@ -198,7 +204,7 @@ class PartitionManager(Node):
     def _discover_edge(self):
         if self._pending is not None or not self.edge.services_are_ready():
             return
-        self._pending = self.edge.get_parameters(EDGE_FACTS)
+        self._pending, self._pending_since = self.edge.get_parameters(EDGE_FACTS), time.monotonic()
         self._pending.add_done_callback(self._on_edge_discovered)
 
     def _edge_answer(self, future, what: str):
@@ -254,7 +260,7 @@ class PartitionManager(Node):
                   Parameter('probe_every', value=probe_every)]
         params += [Parameter(name, value=c) for name, c in (('codec', codec), ('input_codec', input_codec)) if c]
         # all at once: the edge's next frame takes the split with its codec, never with another's
-        self._pending = self.edge.set_parameters_atomically(params)
+        self._pending, self._pending_since = self.edge.set_parameters_atomically(params), time.monotonic()
         self._pending.add_done_callback(lambda f: self._on_applied(f, wanted, reason))
 
     def _on_applied(self, future, wanted, reason):

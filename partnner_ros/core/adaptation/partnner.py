@@ -56,6 +56,9 @@ class Partnner(Policy):
         self.cloud = ShapeProfile(space.weights)
         self.link = LinkEstimator()
         self.codecs = space.codecs()
+        # where each codec may carry a split's payload, fixed for the model: not re-derived every decision
+        self.allowed = {c: np.array([space.codec_allowed(k, c) for k in range(space.num_layers + 1)])
+                        for c in self.codecs}
         self.prior = {c: space.prior_bytes_for(c) for c in self.codecs}
         self.bytes_seen: dict[tuple[int, str], float] = {}  # (split, codec) -> last payload bytes
         self.byte_ratio = {c: 1.0 for c in self.codecs}   # observed / prior
@@ -140,9 +143,9 @@ class Partnner(Policy):
             total = edge + self._codec_ms_of(codec, size) + transfer + cloud
             # a split keeps its codec unless another beats it by the hysteresis, so codecs do not flap
             total = np.where([c == codec for c in kept], total / (1 + self.hysteresis) - self.margin_ms, total)
-            for k in range(n):
-                if self.space.codec_allowed(k, codec) and (not np.isfinite(pred[k]) or total[k] < pred[k]):
-                    pred[k], payload[k], self._codec_at[k] = total[k], size[k], codec
+            better = self.allowed[codec] & (~np.isfinite(pred) | (total < pred))
+            for i in np.flatnonzero(better):
+                pred[i], payload[i], self._codec_at[i] = total[i], size[i], codec
         for k in range(n):  # the kept codec's true prediction, not its handicap
             if self._codec_at[k] == kept[k] and np.isfinite(pred[k]):
                 pred[k] = (pred[k] + self.margin_ms) * (1 + self.hysteresis)

@@ -85,10 +85,6 @@ class RateSpread:
         """How many transfers the long window holds."""
         return len(self.long)
 
-    def long_mean(self) -> float:
-        """E[1/B] per frame over the long window (nan before any sample)."""
-        return _moments(self.long, self.clip)[0]
-
     def cv(self) -> float:
         """Coefficient of variation of 1/B per frame over the long window (nan before any sample)."""
         mean, var, _ = _moments(self.long, self.clip)

@@ -3,6 +3,7 @@ estimates of both sides, the link and its spread, with budgeted shadow probes.
 """
 
 import math
+import random
 
 import numpy as np
 
@@ -21,7 +22,8 @@ class Partnner(Policy):
     """Adaptive, platform-agnostic split selection (PArtNNer-style).
 
     Predicted latency of split k = edge time of layers [0, k) + codec time + transfer
-    of the payload + cloud time of layers [k, n). Each side's time is a learned
+    of the payload + cloud time of layers [k, n) (on a shared server, plus its queue
+    wait and congestion price, see ``server_load``). Each side's time is a learned
     per-layer shape (from the model's compute weights, refined by the per-layer
     durations the nodes measure) times a scale tracked with step detection, so a
     change of load is followed within a few frames; the link's transfer time is
@@ -43,9 +45,10 @@ class Partnner(Policy):
     sliver = 0.1  # a side running less than this share of the model is probed with all of it
 
     stale_frames = 32.0  # an estimate this many frames old is in doubt by 1 - 1/e, whatever it predicts
+    reshuffle = 100  # server load updates (10 s of heartbeats) between draws of the price sensitivity
 
     def __init__(self, space: SplitSpace, hysteresis: float = 0.02, margin_ms: float = 1.0, doubt: float = 0.25,
-                 probe_share: float = 0.05):
+                 probe_share: float = 0.05, seed: int = 0):
         super().__init__(space.num_layers)
         self.space = space
         self.splits = np.array(space.splits)
@@ -72,6 +75,9 @@ class Partnner(Policy):
         self.budget = ProbeBudget(probe_share)
         self._unprobed = 0  # frames since the other side (or the link) was last measured
         self._probe: tuple[int, int] | None = None  # (split, every) planned by choose()
+        self.server_wait_ms = self.server_price = 0.0  # a shared server's load (see server_load)
+        self._rng = random.Random(seed)
+        self._price_scale, self._load_updates = 1.0, 0
 
     # --- learning -----------------------------------------------------------------------------
     def observe(self, r: FrameRecord) -> None:
@@ -97,6 +103,19 @@ class Partnner(Policy):
         self.codec_seen[k, codec] = codec_ms
         sample, old = codec_ms / payload_bytes, self.codec_ms_per_byte[codec]
         self.codec_ms_per_byte[codec] = sample if not old else 0.8 * old + 0.2 * sample
+
+    def server_load(self, wait_ms: float, price: float) -> None:
+        """A shared server's published load: requests wait ``wait_ms`` in its queue, and each ms of work sent
+        to it costs ``price`` ms more (its congestion price, see :mod:`partnner_ros.core.fleet.load`). Every
+        split that uses the server is charged both from now on, the price times this robot's own
+        sensitivity: alike robots that all saw one price would all move at once, so each draws how much it
+        heeds the price (log-uniform, half to twice) and draws again every ``reshuffle`` updates, so the
+        robots take turns to yield the server.
+        """
+        if self._load_updates % self.reshuffle == 0:
+            self._price_scale = math.exp(self._rng.uniform(-math.log(2), math.log(2)))
+        self._load_updates += 1
+        self.server_wait_ms, self.server_price = max(0.0, wait_ms), max(0.0, price) * self._price_scale
 
     def ping(self, rtt_ms: float) -> None:
         """Feed a ping's round trip (ms) to the link estimate."""
@@ -135,6 +154,7 @@ class Partnner(Policy):
         edge = self.edge.cumulative() * self.edge.scale.value if self.edge.known else np.where(ks == 0, 0.0, np.nan)
         cloud = ((1 - self.cloud.cumulative()) * self.cloud.scale.value if self.cloud.known
                  else np.where(ks == n, 0.0, np.nan))
+        cloud = np.where(ks < n, cloud * (1 + self.server_price) + self.server_wait_ms, 0.0)
         pred, payload = np.full(n + 1, np.inf), np.zeros(n + 1)
         kept = list(self._codec_at)
         for codec in self.codecs:

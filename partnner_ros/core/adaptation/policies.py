@@ -17,8 +17,8 @@ POLICIES = ('partnner',) + STATIC + ('neurosurgeon', 'ans')
 
 
 def make_policy(name: str, num_layers: int, split: int = 0, space: SplitSpace | None = None,
-                probe_share: float = 0.05) -> Policy:
-    """A new policy by name (``probe_share``: partnner's probe budget); raises ValueError for an unknown name
+                probe_share: float = 0.05, seed: int = 0) -> Policy:
+    """A new policy by name (``probe_share``: partnner's probe budget, ``seed``: its random draws); raises ValueError for an unknown name
     or an adaptive one without ``space``.
     """
     if name == 'fixed':
@@ -33,6 +33,6 @@ def make_policy(name: str, num_layers: int, split: int = 0, space: SplitSpace | 
         if space is None:
             raise ValueError(f'policy {name} needs the split space of the model')
         if name == 'partnner':
-            return Partnner(space, probe_share=probe_share)
+            return Partnner(space, probe_share=probe_share, seed=seed)
         return {'neurosurgeon': Neurosurgeon, 'ans': ANS}[name](space)
     raise ValueError(f'unknown policy {name!r}; known: {", ".join(POLICIES)}')

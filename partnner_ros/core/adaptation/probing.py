@@ -28,8 +28,10 @@ class ProbeBudget:
     def every(self, payload_bytes: float, server_ms: float, frame_ms: float, link_bps: float,
               doubt: float = 1.0) -> int:
         """Probe every this many frames (a power of two, 1..MAX_EVERY): within the budget, and rarer
-        when ``doubt`` (the chance the probed split is better, 0..1) is low.
+        when ``doubt`` (the chance the probed split is better, 0..1) is low; 0 (never) with no budget.
         """
+        if self.share <= 0:
+            return 0
         frame_ms = max(frame_ms, 1.0)
         link = 8.0 * payload_bytes / (self.share * link_bps * frame_ms / 1e3) if link_bps > 0 else MAX_EVERY
         server = server_ms / (self.share * frame_ms)

@@ -116,7 +116,7 @@ class _Driver:
         return done
 
 
-def _next_frame(free: float, i: int, fps: float) -> tuple[int, float, int]:
+def next_frame(free: float, i: int, fps: float) -> tuple[int, float, int]:
     """(frame, start s, frames skipped) when the pipeline is free at ``free`` and frame i is the
     next unserved one: the newest frame that has arrived by then, else frame i on its arrival.
     """
@@ -142,7 +142,7 @@ def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> 
     dropped = served = i = 0
     free = 0.0
     while True:
-        j, s, skipped = _next_frame(free, i, sc.fps)
+        j, s, skipped = next_frame(free, i, sc.fps)
         dropped += skipped
         if s >= sc.duration or j >= len(truth.noise_edge):
             break

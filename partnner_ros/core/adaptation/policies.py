@@ -18,8 +18,8 @@ POLICIES = ('partnner',) + STATIC + ('neurosurgeon', 'ans')
 
 def make_policy(name: str, num_layers: int, split: int = 0, space: SplitSpace | None = None,
                 probe_share: float = 0.05, seed: int = 0) -> Policy:
-    """A new policy by name (``probe_share``: partnner's probe budget, ``seed``: its random draws); raises ValueError for an unknown name
-    or an adaptive one without ``space``.
+    """A new policy by name (``probe_share``: partnner's probe budget, ``seed``: its random draws); raises
+    ValueError for an unknown name or an adaptive one without ``space``.
     """
     if name == 'fixed':
         policy = Fixed(num_layers, 0)

@@ -41,8 +41,8 @@ class ServerLoad:
     def __init__(self, target: float = 1.0, rate: float = 0.3, window_s: float = 1.0, floor: float = 0.01,
                  ceiling: float = 1000.0, start: float = 1.0):
         if not (target > 0 and rate >= 0 and window_s > 0 and 0 < floor <= start <= ceiling):
-            raise ValueError(f'server load needs target > 0, rate >= 0, window_s > 0 and 0 < floor <= start <= ceiling; '
-                             f'got {target}, {rate}, {window_s}, {floor}, {ceiling}, start {start}')
+            raise ValueError(f'server load needs target > 0, rate >= 0, window_s > 0 and 0 < floor <= start <= '
+                             f'ceiling; got {target}, {rate}, {window_s}, {floor}, {ceiling}, start {start}')
         self.target, self.rate, self.window_s = target, rate, window_s
         self.floor, self.ceiling = floor, ceiling
         self.price = start

@@ -13,11 +13,14 @@ frames, as a slower cloud.
 
 import heapq
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..adaptation.frames import FrameRecord, Status
+from ..adaptation.partnner import Partnner
 from ..adaptation.policies import make_policy
 from ..adaptation.policy import Policy
 from ..simulation.scenario import Scenario, Truth
@@ -140,14 +143,16 @@ class _FleetSim:
         for i in range(len(self.robots)):
             self._start(i, 0.0)
         self._push(0.0, 'tick')
-        handlers = {'arrive': self._arrive, 'wake': self._serve, 'batch_done': self._batch_done,
-                    'done': self._done, 'tick': self._tick}
+        handlers: dict[str, Callable[[float, Any], None]] = {
+            'arrive': self._arrive, 'wake': self._serve, 'batch_done': self._batch_done, 'done': self._done,
+            'tick': self._tick}
         while self.events:
             t, _, kind, data = heapq.heappop(self.events)
             handlers[kind](t, data)
-        runs = [RobotRun(r.name, *(np.array(c) for c in zip(*r.rows)), r.dropped, self.duration)
-                if r.rows else RobotRun(r.name, np.zeros(0), np.zeros(0), np.zeros(0, int), r.dropped, self.duration)
-                for r in self.robots]
+        runs = []
+        for r in self.robots:
+            rows = np.array(r.rows, dtype=float).reshape(-1, 3)
+            runs.append(RobotRun(r.name, rows[:, 0], rows[:, 1], rows[:, 2].astype(int), r.dropped, self.duration))
         return FleetRun(self.mode, runs, min(1.0, self.busy_s / self.duration), np.array(self.batches))
 
     # --- robots -------------------------------------------------------------------------------
@@ -235,7 +240,7 @@ class _FleetSim:
     def _tick(self, t: float, _=None) -> None:
         state = self.load.update(t, len(self.queue))
         for r in self.robots:
-            if r.coordinated:
+            if r.coordinated and isinstance(r.policy, Partnner):
                 r.policy.server_load(state.wait_ms, state.price)
         if t + self.server.tick_s < self.duration:
             self._push(t + self.server.tick_s, 'tick')

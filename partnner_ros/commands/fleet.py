@@ -1,0 +1,91 @@
+"""``partnner fleet``: many robots sharing one server, simulated, every coordination mode against the
+offline optimum.
+"""
+
+import argparse
+import json
+import sys
+
+from .common import profile_for
+
+HELP = 'simulate N robots sharing a server: edge-only, cloud-only, partnner alone and coordinated, the optimum'
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--model', default='yolov8n', help='model every robot runs (default yolov8n)')
+    p.add_argument('--robots', type=int, default=8, help='number of robots (default 8)')
+    p.add_argument('--link', default='gen:lognormal,cv=0.5,mean=8',
+                   help='each robot\'s link, as partnner simulate --trace takes one (a file, steps:, ramp: or gen:); '
+                        'a generated link gets robot i\'s own seed (default gen:lognormal,cv=0.5,mean=8)')
+    p.add_argument('--platform', default='edge10x', help='robot platform, as partnner simulate takes it')
+    p.add_argument('--server-speed', type=float, default=5.0,
+                   help='the server\'s speed relative to this machine (default 5: a small GPU server)')
+    p.add_argument('--max-batch', type=int, default=4, help='requests per batch at most (default 4)')
+    p.add_argument('--max-batch-wait-ms', type=float, default=4.0, help='a batch waits this long at most (default 4)')
+    p.add_argument('--fps', type=float, default=10.0, help='camera frame rate of every robot (default 10)')
+    p.add_argument('--duration', type=float, default=60.0, help='simulated seconds (default 60)')
+    p.add_argument('--no-optimum', action='store_true', help='skip the offline optimum (its search is the slow part)')
+    p.add_argument('--per-robot', action='store_true', help='also print each robot under coordinated partnner')
+    p.add_argument('--profile-cache', default='results/profiles', help='where measured profiles are kept')
+    p.add_argument('--json', action='store_true')
+
+
+def run(args) -> int:
+    from ..core.fleet.optimum import optimum
+    from ..core.fleet.simulator import MODES, Server, simulate_fleet
+    from ..core.simulation.platforms import resolve_platform
+    from ..core.simulation.scenario import Scenario, SimProfile
+    from ..core.simulation.traces import trace_from_spec
+    if args.robots < 1 or args.server_speed <= 0 or args.duration <= 0 or args.fps <= 0:
+        print('partnner fleet: --robots, --server-speed, --duration and --fps must be positive', file=sys.stderr)
+        return 2
+    measured = profile_for(args.model, None, args.profile_cache, sys.stderr)
+    profile = SimProfile.from_profile(measured)
+    platform = resolve_platform(args.platform, measured)
+    server = Server(speed=args.server_speed, max_batch=args.max_batch, max_wait_ms=args.max_batch_wait_ms)
+    scenarios = [Scenario(profile, platform, trace_from_spec(_robot_link(args.link, i)), fps=args.fps, seed=i,
+                          duration_s=args.duration) for i in range(args.robots)]
+    runs = {mode: simulate_fleet(scenarios, mode, server, args.duration) for mode in MODES}
+    if not args.no_optimum:
+        runs['optimum'] = optimum(scenarios, server, args.duration)[1]
+    rows = fleet_rows(runs)
+    if args.json:
+        print(json.dumps({'model': profile.name, 'robots': args.robots, 'link': args.link, 'platform': platform.name,
+                          'server_speed': args.server_speed, 'modes': rows}, indent=1))
+        return 0
+    print(f'{args.robots} robots ({profile.name} on {platform.name}, link {args.link}) sharing one server '
+          f'{args.server_speed:g}x this machine, batches of up to {args.max_batch}, {args.duration:g} s')
+    print(format_rows(rows))
+    if args.per_robot:
+        print('\ncoordinated partnner, per robot: mean / p95 ms, frames per second, cloud share')
+        for r in runs['partnner'].robots:
+            print(f'  {r.name:>9}  {r.mean:7.0f} / {r.p95:7.0f}  {r.fps:5.2f}  {(r.split == 0).mean():.2f}')
+    return 0
+
+
+def _robot_link(spec: str, i: int) -> str:
+    """Robot i's link: a generated one with its own seed, anything else as given."""
+    if not spec.startswith('gen:'):
+        return spec
+    fields = [f for f in spec[4:].split(',') if not f.startswith('seed=')]
+    return 'gen:' + ','.join([*fields, f'seed={i}'])
+
+
+def fleet_rows(runs: dict) -> dict[str, dict]:
+    """Per mode: fleet mean, its ratio to the optimum (when run), worst robot's p95, mean frames per second,
+    server utilisation, mean batch size and Jain's fairness index.
+    """
+    best = runs['optimum'].mean if 'optimum' in runs else float('nan')
+    return {mode: {'mean_ms': r.mean, 'x_optimum': r.mean / best, 'worst_p95_ms': max(x.p95 for x in r.robots),
+                   'fps': sum(x.fps for x in r.robots) / len(r.robots), 'utilisation': r.utilisation,
+                   'batch': float(r.batch_sizes.mean()) if len(r.batch_sizes) else 0.0, 'jain': r.jain}
+            for mode, r in runs.items()}
+
+
+def format_rows(rows: dict[str, dict]) -> str:
+    """The modes as a plain-text table."""
+    head = f'{"mode":<14} {"mean ms":>8} {"x optimum":>9} {"worst p95":>9} {"fps":>5} {"server":>6} {"batch":>5} ' \
+           f'{"Jain":>5}'
+    lines = [head] + [f'{mode:<14} {r["mean_ms"]:8.0f} {r["x_optimum"]:9.3f} {r["worst_p95_ms"]:9.0f} {r["fps"]:5.2f} '
+                      f'{r["utilisation"]:6.0%} {r["batch"]:5.2f} {r["jain"]:5.3f}' for mode, r in rows.items()]
+    return '\n'.join(lines)

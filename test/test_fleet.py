@@ -1,0 +1,140 @@
+"""Many robots sharing a server, without ROS: batching, the server's load and price, the fleet
+simulator, its offline optimum, and batched inference on a real model."""
+
+import numpy as np
+import pytest
+import torch
+from test_adaptive import tiny_profile
+
+from partnner_ros.core.adaptation.partnner import Partnner
+from partnner_ros.core.fleet.batching import BatchQueue
+from partnner_ros.core.fleet.load import ServerLoad
+from partnner_ros.core.fleet.optimum import exhaustive, optimum, pareto_options
+from partnner_ros.core.fleet.simulator import Server, simulate_fleet
+from partnner_ros.core.simulation.generated import generate
+from partnner_ros.core.simulation.scenario import Platform, Scenario
+
+
+# --- batching ------------------------------------------------------------------------------------
+def test_a_batch_is_the_oldest_request_and_later_ones_at_its_split_once_full():
+    q = BatchQueue(max_batch=2, max_wait_s=0.01)
+    for i, (key, t) in enumerate([(5, 0.0), (3, 0.001), (5, 0.002), (5, 0.003)]):
+        q.push(i, key, t)
+    batch, wake = q.take(0.004)
+    assert [r.item for r in batch] == [0, 2] and wake is None  # full: split 5's first two
+    batch, wake = q.take(0.004)
+    assert batch == [] and wake == pytest.approx(0.011)  # split 3 alone waits for company
+    batch, _ = q.take(0.011)
+    assert [r.item for r in batch] == [1]
+    assert [r.item for r in q.take(0.02)[0]] == [3] and len(q) == 0
+    assert q.take(1.0) == ([], None)
+
+
+def test_a_full_batch_queue_drops_its_oldest_request():
+    q = BatchQueue(max_batch=4, max_wait_s=0.0, capacity=2)
+    assert q.push('a', 0, 0.0) is None and q.push('b', 0, 0.1) is None
+    assert q.push('c', 0, 0.2).item == 'a'
+    assert [r.item for r in q.drain()] == ['b', 'c'] and len(q) == 0
+
+
+@pytest.mark.parametrize('bad', [dict(max_batch=0), dict(max_wait_s=-1.0), dict(capacity=0)])
+def test_a_batch_queue_refuses_bad_limits(bad):
+    with pytest.raises(ValueError):
+        BatchQueue(**bad)
+
+
+# --- the server's load and price -------------------------------------------------------------------
+def test_the_price_grows_while_requests_wait_long_and_falls_to_its_floor_when_idle():
+    load = ServerLoad(target=1.0, rate=0.5, start=1.0)
+    t = 0.0
+    for _ in range(10):  # 100 ms batches back to back, each request waiting 300 ms: three batches
+        load.served(t, t + 0.1, [(300.0, 'a'), (300.0, 'b')])
+        t += 0.1
+        state = load.update(t, queue_depth=6)
+    # excess wait 300/100 - 1 = 2, capped at 1: up e^(0.5 x 1) per second, for 0.9 s of updates
+    assert state.price == pytest.approx(np.exp(0.5 * 0.9), rel=1e-6)
+    assert state.utilisation == pytest.approx(1.0) and state.wait_ms == pytest.approx(300.0)
+    assert state.robots == 2 and state.queue_depth == 6
+    for _ in range(200):  # idle for 20 s: falls e^-0.5 per second, to the floor
+        t += 0.1
+        state = load.update(t, queue_depth=0)
+    assert state.price == pytest.approx(load.floor) and state.utilisation == 0.0 and state.robots == 0
+
+
+def test_partnner_charges_a_shared_server_its_wait_and_price():
+    from test_adaptive import space
+    policy = Partnner(space())
+    policy.edge.scale.update(160.0)
+    policy.cloud.scale.update(16.0)
+    for _ in range(5):
+        policy.link.observe(10_000, 10.0 + 10_000 * 8 / 1e7 * 1e3)
+    before = policy.predict()
+    policy.server_load(50.0, 2.0)
+    after = policy.predict()
+    n = policy.num_layers
+    assert after[n] == before[n]  # edge-only uses no server
+    scale = policy._price_scale
+    assert 0.5 <= scale <= 2.0
+    cloud = (1 - policy.cloud.cumulative()[:n]) * 16.0
+    assert after[:n] - before[:n] == pytest.approx(50.0 + 2.0 * scale * cloud, rel=1e-6)
+
+
+# --- the fleet simulator -------------------------------------------------------------------------------
+def fleet(robots: int, seconds: float = 20.0) -> list[Scenario]:
+    """Robots 10x slower than the profile (400 ms edge-only), each on its own 8 Mbit/s bursty link."""
+    return [Scenario(tiny_profile(), Platform('p', 10.0), generate('lognormal', 0.5, 8.0, seed=i, seconds=seconds),
+                     fps=10.0, seed=i, duration_s=seconds) for i in range(robots)]
+
+
+def test_a_fleet_run_accounts_for_every_robot_and_the_server():
+    scenarios = fleet(3, seconds=10.0)
+    edge = simulate_fleet(scenarios, 'edge_only', Server(), 10.0)
+    cloud = simulate_fleet(scenarios, 'cloud_only', Server(speed=0.5), 10.0)
+    assert edge.utilisation == 0.0 and len(edge.batch_sizes) == 0
+    assert all(set(r.split) == {2} for r in edge.robots)
+    for r in edge.robots:  # one frame at a time, every 100 ms camera frame either served or skipped
+        assert len(r.latency) + r.dropped == pytest.approx(10.0 * 10.0, abs=2)
+    assert all(set(r.split) == {0} for r in cloud.robots)
+    # three robots sending 80 ms of work each per frame to a server at half speed: it is the bottleneck
+    assert cloud.utilisation > 0.95 and cloud.batch_sizes.max() > 1
+    assert sum(len(r.latency) for r in cloud.robots) <= 10.0 * 1000 / 80.0 * 1.2 / 0.5 * 0.5 + 3
+    with pytest.raises(ValueError):
+        simulate_fleet(scenarios, 'greedy')
+
+
+def test_the_search_finds_the_exhaustive_optimum_of_a_small_fleet():
+    scenarios = fleet(3)
+    front, latency, work = pareto_options(scenarios[0])
+    assert front == [2, 1, 0] and list(work) == sorted(work) and list(latency) == sorted(latency, reverse=True)
+    server = Server(speed=0.2)  # too slow for all three: the optimum mixes edge and cloud
+    best, run = optimum(scenarios, server, 20.0)
+    exact, exact_run = exhaustive(scenarios, server, 20.0)
+    assert run.mean == pytest.approx(exact_run.mean, rel=0.01)
+    assert 0 < best.count(0) < 3
+
+
+def test_coordinated_partnner_beats_every_uncoordinated_mode_and_is_fair():
+    scenarios, server = fleet(12), Server(speed=1.0)
+    runs = {mode: simulate_fleet(scenarios, mode, server, 20.0)
+            for mode in ('edge_only', 'cloud_only', 'uncoordinated', 'partnner')}
+    _, best = optimum(scenarios, server, 20.0)
+    mean = {mode: r.mean for mode, r in runs.items()}
+    assert mean['partnner'] < min(mean['edge_only'], mean['cloud_only'], mean['uncoordinated']) * 0.95, mean
+    assert mean['partnner'] <= 1.15 * best.mean, (mean, best.mean)
+    assert runs['partnner'].jain >= 0.9
+
+
+# --- batched inference on a real model ------------------------------------------------------------
+def test_a_batched_tail_equals_the_unbatched_ones_bit_for_bit(get_model):
+    """The cloud batches requests that resume at one layer: on this CPU, fp32, that changes no bit."""
+    model = get_model('yolov8n')
+    torch.manual_seed(0)
+    k = model.num_layers // 2
+    with torch.no_grad():
+        lives = [model.head(torch.rand(model.input_shape), k) for _ in range(4)]
+        alone = [model.tail(live, k) for live in lives]
+        stacked = model.tail([torch.cat(parts) for parts in zip(*lives)], k)
+    flat = stacked[0] if isinstance(stacked, (list, tuple)) else stacked
+    for i, out in enumerate(alone):
+        single = out[0] if isinstance(out, (list, tuple)) else out
+        assert torch.equal(flat[i:i + 1], single)

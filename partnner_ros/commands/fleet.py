@@ -24,6 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--max-batch-wait-ms', type=float, default=4.0, help='a batch waits this long at most (default 4)')
     p.add_argument('--fps', type=float, default=10.0, help='camera frame rate of every robot (default 10)')
     p.add_argument('--duration', type=float, default=60.0, help='simulated seconds (default 60)')
+    p.add_argument('--batch-gain', default='cpu', choices=('cpu', 'gpu', 'measure'),
+                   help='how much batching speeds the server up per request: cpu (measured here: none), gpu (an '
+                        'estimate, docs/fleet.md), or measure it now on this machine (batches of 1, 2, 4 and 8 at '
+                        'split 0 and mid-model; split 0\'s is used)')
     p.add_argument('--no-optimum', action='store_true', help='skip the offline optimum (its search is the slow part)')
     p.add_argument('--per-robot', action='store_true', help='also print each robot under coordinated partnner')
     p.add_argument('--profile-cache', default='results/profiles', help='where measured profiles are kept')
@@ -32,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from ..core.fleet.optimum import optimum
-    from ..core.fleet.simulator import MODES, Server, simulate_fleet
+    from ..core.fleet.simulator import BATCH_GAINS, MODES, Server, simulate_fleet
     from ..core.simulation.platforms import resolve_platform
     from ..core.simulation.scenario import Scenario, SimProfile
     from ..core.simulation.traces import trace_from_spec
@@ -42,7 +46,9 @@ def run(args) -> int:
     measured = profile_for(args.model, None, args.profile_cache, sys.stderr)
     profile = SimProfile.from_profile(measured)
     platform = resolve_platform(args.platform, measured)
-    server = Server(speed=args.server_speed, max_batch=args.max_batch, max_wait_ms=args.max_batch_wait_ms)
+    gain = measure_batching(args.model) if args.batch_gain == 'measure' else BATCH_GAINS[args.batch_gain]
+    server = Server(speed=args.server_speed, batch_gain=gain, max_batch=args.max_batch,
+                    max_wait_ms=args.max_batch_wait_ms)
     scenarios = [Scenario(profile, platform, trace_from_spec(_robot_link(args.link, i)), fps=args.fps, seed=i,
                           duration_s=args.duration) for i in range(args.robots)]
     runs = {mode: simulate_fleet(scenarios, mode, server, args.duration) for mode in MODES}
@@ -54,13 +60,29 @@ def run(args) -> int:
                           'server_speed': args.server_speed, 'modes': rows}, indent=1))
         return 0
     print(f'{args.robots} robots ({profile.name} on {platform.name}, link {args.link}) sharing one server '
-          f'{args.server_speed:g}x this machine, batches of up to {args.max_batch}, {args.duration:g} s')
+          f'{args.server_speed:g}x this machine, batches of up to {args.max_batch} ({args.batch_gain} batching gain), '
+          f'{args.duration:g} s')
     print(format_rows(rows))
     if args.per_robot:
         print('\ncoordinated partnner, per robot: mean / p95 ms, frames per second, cloud share')
         for r in runs['partnner'].robots:
             print(f'  {r.name:>9}  {r.mean:7.0f} / {r.p95:7.0f}  {r.fps:5.2f}  {(r.split == 0).mean():.2f}')
     return 0
+
+
+def measure_batching(model_name: str) -> dict[int, float]:
+    """Print the model's batching gain on this machine at split 0 and mid-model; returns split 0's."""
+    from ..core.model.batch_speed import batch_gain
+    from ..core.model.zoo import load_model
+    model = load_model(model_name)
+    print(f'batching {model.name} on this machine (per request: one by one over batched; ms per request batched)')
+    gains = {}
+    for split in (0, model.num_layers // 2):
+        measured = batch_gain(model, split)
+        print(f'  split {split:2d}: ' + '  '.join(f'batch {b}: {m["gain"]:.2f}x ({m["ms_per_request"]:.1f} ms)'
+                                                 for b, m in measured.items()))
+        gains = gains or {b: max(m['gain'], 1e-3) for b, m in measured.items()}
+    return gains
 
 
 def _robot_link(spec: str, i: int) -> str:

@@ -28,7 +28,9 @@ from ..simulation.simulator import next_frame
 from .batching import BatchQueue
 from .load import ServerLoad
 
-CPU_BATCH_GAIN = {1: 1.0, 2: 1.1, 4: 1.2, 8: 1.2}  # measured on this 2-core CPU for yolov8n, see docs/fleet.md
+# per-request speedup of a batch over requests one by one: yolov8n from split 0 on this 2-core CPU
+# (partnner fleet --measure-batching), and an estimate for a GPU, which batch 1 leaves mostly idle (docs/fleet.md)
+BATCH_GAINS = {'cpu': {1: 1.0, 2: 0.96, 4: 0.93, 8: 0.88}, 'gpu': {1: 1.0, 2: 1.8, 4: 3.0, 8: 4.5}}
 MODES = ('edge_only', 'cloud_only', 'uncoordinated', 'partnner')
 
 
@@ -39,7 +41,7 @@ class Server:
     """
 
     speed: float = 1.0
-    batch_gain: dict = field(default_factory=lambda: dict(CPU_BATCH_GAIN))
+    batch_gain: dict = field(default_factory=lambda: dict(BATCH_GAINS['cpu']))
     max_batch: int = 4
     max_wait_ms: float = 4.0
     tick_s: float = 0.1

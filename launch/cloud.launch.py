@@ -1,17 +1,34 @@
-"""The server: the cloud node, which runs the tail of the model for any split.
+"""The server: the cloud node, which runs the tail of the model for any split, for one robot or a fleet.
 
   ros2 launch partnner_ros cloud.launch.py model:=yolov8n namespace:=robot1
+  ros2 launch partnner_ros cloud.launch.py model:=yolov8n robots:=robot1,robot2,robot3
 """
 
-from launch.actions import OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
 
 from launch import LaunchDescription
 from partnner_ros.launch_support import common_arguments, node, overrides
 
 
 def _nodes(context):
-    return [node(context, 'cloud_node', 'cloud', overrides(context, 'model', 'weights'))]
+    params = overrides(context, 'model', 'weights')
+    robots = [r.strip() for r in LaunchConfiguration('robots').perform(context).split(',') if r.strip()]
+    if robots:
+        params['robots'] = robots
+    params['max_batch'] = int(LaunchConfiguration('max_batch').perform(context))
+    params['max_batch_wait_ms'] = float(LaunchConfiguration('max_batch_wait_ms').perform(context))
+    return [node(context, 'cloud_node', 'cloud', params)]
 
 
 def generate_launch_description():
-    return LaunchDescription([*common_arguments(), OpaqueFunction(function=_nodes)])
+    return LaunchDescription([
+        *common_arguments(),
+        DeclareLaunchArgument('robots', default_value='',
+                              description='comma-separated robot namespaces this server serves, relative to its '
+                                          'own (robot1,robot2); empty: one robot, in the server\'s namespace'),
+        DeclareLaunchArgument('max_batch', default_value='4',
+                              description='requests resuming at the same split that run as one batch, at most'),
+        DeclareLaunchArgument('max_batch_wait_ms', default_value='4.0',
+                              description='ms a request waits at most for others to batch with'),
+        OpaqueFunction(function=_nodes)])

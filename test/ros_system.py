@@ -37,9 +37,11 @@ class System(Session):
         self.timings = self.watch.ledger.frames
         self.states = self.watch.states
 
-    def start(self, module: str, name: str | None = None, remap: dict | None = None, **params):
-        """Start a node with the system's parameters and ``params`` on top."""
-        return super().start(module, {**self.params, **params}, name, remap)
+    def start(self, module: str, name: str | None = None, remap: dict | None = None, robot: str = '', **params):
+        """Start a node with the system's parameters and ``params`` on top (in namespace ``robot`` under the
+        system's, if given).
+        """
+        return super().start(module, {**self.params, **params}, name, remap, robot)
 
     def stop(self) -> None:
         """Stop every node."""

@@ -50,18 +50,16 @@ def emulate_load(params, layer_ms: list[float], since: int = 0) -> None:
 
 
 class ResultPublisher:
-    """Publishes ``detections`` (Detection2DArray) or ``classification`` for the model's task."""
+    """Publishes ``detections`` (Detection2DArray) or ``classification`` for the model's task, under ``prefix``
+    (a robot's namespace, relative, with its trailing slash; '' for the node's own).
+    """
 
-    def __init__(self, node, model, params):
+    def __init__(self, node, model, params, prefix: str = ''):
         self.model, self.params = model, params
-        if model.task == 'detect':
-            self.topic = 'detections'
-            self.pub = node.create_publisher(Detection2DArray, 'detections', qos.RESULTS,
-                                             event_callbacks=qos.pub_events(node, 'detections'))
-        else:
-            self.topic = 'classification'
-            self.pub = node.create_publisher(Classification, 'classification', qos.RESULTS,
-                                             event_callbacks=qos.pub_events(node, 'classification'))
+        self.topic = prefix + ('detections' if model.task == 'detect' else 'classification')
+        kind = Detection2DArray if model.task == 'detect' else Classification
+        self.pub = node.create_publisher(kind, self.topic, qos.RESULTS,
+                                         event_callbacks=qos.pub_events(node, self.topic))
 
     def publish(self, header, output, meta: ImageMeta) -> None:
         """Postprocess the model's output (boxes mapped back to the image through ``meta``, with the current

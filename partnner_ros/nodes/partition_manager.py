@@ -17,6 +17,7 @@ from rclpy.parameter_client import AsyncParameterClient
 from ..core.adaptation import policies
 from ..core.adaptation.frames import Status, record_from_timing
 from ..core.adaptation.health import CloudHealth
+from ..core.adaptation.partnner import Partnner
 from ..core.adaptation.probing import ProbeBudget, ProbeSpend
 from ..core.adaptation.split_space import SplitSpace
 from ..core.adaptation.stats import RollingStats
@@ -82,6 +83,7 @@ class PartitionManager(Node):
         self.policy: policies.Policy | None = None
         self.health = CloudHealth(p.values['cloud_timeout'])
         self.cloud_fingerprint = ''
+        self.server_load = (0.0, 0.0)  # the server's queue wait (ms) and congestion price, from its heartbeat
         self.e2e = RollingStats(p.values['stats_window'])
         self.counts = {s: 0 for s in Status}
         self.per_split: dict[int, int] = {}
@@ -139,6 +141,9 @@ class PartitionManager(Node):
     def _on_heartbeat(self, msg):
         self.health.heartbeat(time.monotonic())
         self.cloud_fingerprint = msg.model_fingerprint
+        self.server_load = (msg.wait_ms, msg.price)
+        if isinstance(self.policy, Partnner):
+            self.policy.server_load(msg.wait_ms, msg.price)
 
     def _on_timing(self, msg):
         status = Status(msg.status)
@@ -328,7 +333,8 @@ class PartitionManager(Node):
             'e2e_mean_ms': self.e2e.mean, 'e2e_p95_ms': self.e2e.p95, 'frames_done': self.counts[Status.OK],
             'lost': self.counts[Status.LOST], 'dropped': self.counts[Status.DROPPED],
             'rejected': self.counts[Status.REJECTED], 'failed': self.counts[Status.FAILED],
-            'decision_us_mean': self.decision_us.mean, **self._estimates(), **self._probe_shares(),
+            'decision_us_mean': self.decision_us.mean, 'server_wait_ms': float(self.server_load[0]),
+            'server_price': float(self.server_load[1]), **self._estimates(), **self._probe_shares(),
             **{f'frames_at_split[{k}]': v for k, v in sorted(self.per_split.items())}}
 
 

@@ -111,15 +111,19 @@ class Session:
         self.node = rclpy.create_node(node_name, namespace=namespace)
         self.watch = SystemWatch(self.node, on_frame=on_frame)
 
-    def start(self, module: str, params: dict, name: str | None = None, remap: dict | None = None):
-        """Start ``partnner_ros.nodes.<module>`` (``name`` renames the node, ``remap`` maps topics)."""
-        argv = node_command(module, self.namespace, params, self.log_level)
+    def start(self, module: str, params: dict, name: str | None = None, remap: dict | None = None,
+              robot: str = ''):
+        """Start ``partnner_ros.nodes.<module>`` (``name`` renames the node, ``remap`` maps topics, ``robot`` puts
+        it in that namespace under the session's, for a fleet; its key is then ``robot/name``).
+        """
+        argv = node_command(module, f'{self.namespace}/{robot}' if robot else self.namespace, params,
+                            self.log_level)
         if name:
             argv += ['-r', f'__node:={name}']
         for old, new in (remap or {}).items():
             argv += ['-r', f'{old}:={new}']
-        key = name or module.rsplit('.', 1)[-1]
-        self.procs[key] = spawn(argv, self.log_dir / f'{key}-{len(self.procs)}.log')
+        key = (f'{robot}/' if robot else '') + (name or module.rsplit('.', 1)[-1])
+        self.procs[key] = spawn(argv, self.log_dir / f"{key.replace('/', '-')}-{len(self.procs)}.log")
         return self.procs[key]
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:

@@ -55,10 +55,13 @@ def overrides(context, *names: str) -> dict:
     return out
 
 
-def node(context, executable: str, name: str, params: dict, remap_image: bool = False) -> Node:
-    """A partnner_ros node with the params file and ``params``; remaps ``image_raw`` to image_topic if asked."""
+def node(context, executable: str, name: str, params: dict, remap_image: bool = False, robot: str = '') -> Node:
+    """A partnner_ros node with the params file and ``params``; remaps ``image_raw`` to image_topic if asked;
+    ``robot`` puts it in that namespace under the launch's ``namespace``.
+    """
     remappings = [('image_raw', LaunchConfiguration('image_topic').perform(context))] if remap_image else []
+    namespace = LaunchConfiguration('namespace').perform(context)
     return Node(package='partnner_ros', executable=executable, name=name,
-                namespace=LaunchConfiguration('namespace').perform(context), output='screen',
+                namespace=f'{namespace.rstrip("/")}/{robot}' if robot else namespace, output='screen',
                 parameters=[LaunchConfiguration('params_file').perform(context), params],
                 remappings=remappings)

@@ -4,9 +4,9 @@ Robots that each pick the split best for themselves all rush a server that looks
 idle, and all leave it once it saturates: greedy choices oscillate. The server
 therefore publishes, beside how long a request waits now, a congestion price:
 milliseconds of latency a robot should charge itself per millisecond of server
-work it sends. The price grows while requests wait longer than ``target`` batch
-durations (they should be served by the next batch or so) and shrinks while they
-do not, multiplicatively, by up to ``rate`` e-folds per second, between
+work it sends. The price grows while requests wait longer than ``target`` times
+the server's own time per request (a request should find little ahead of it) and
+shrinks while they do not, multiplicatively, by up to ``rate`` e-folds per second, between
 ``floor`` and ``ceiling``, from ``start`` (1: a robot's server work counts
 twice). Robots that add the price to their own predictions shed
 server work until the queue stays short, as a dual (Lagrangian) price of the
@@ -46,13 +46,13 @@ class ServerLoad:
         self.target, self.rate, self.window_s = target, rate, window_s
         self.floor, self.ceiling = floor, ceiling
         self.price = start
-        self._busy: deque[tuple[float, float]] = deque()  # (start, end) of each batch run
+        self._busy: deque[tuple[float, float, int]] = deque()  # (start, end, requests) of each batch run
         self._waits: deque[tuple[float, float, object]] = deque()  # (served at, waited ms, robot)
         self._last_s: float | None = None
 
     def served(self, start_s: float, end_s: float, waits: list[tuple[float, object]]) -> None:
         """A batch ran from ``start_s`` to ``end_s``; ``waits``: each request's (ms queued, robot)."""
-        self._busy.append((start_s, end_s))
+        self._busy.append((start_s, end_s, len(waits)))
         self._waits.extend((start_s, ms, robot) for ms, robot in waits)
 
     def update(self, now_s: float, queue_depth: int) -> LoadState:
@@ -62,12 +62,12 @@ class ServerLoad:
             self._busy.popleft()
         while self._waits and self._waits[0][0] <= start:
             self._waits.popleft()
-        busy = sum(min(e, now_s) - max(s, start) for s, e in self._busy if min(e, now_s) > max(s, start))
+        busy = sum(min(e, now_s) - max(s, start) for s, e, _ in self._busy if min(e, now_s) > max(s, start))
         waits = [ms for _, ms, _ in self._waits]
         wait_ms = sum(waits) / len(waits) if waits else 0.0
         if self._last_s is not None:
-            batch_ms = 1e3 * sum(e - s for s, e in self._busy) / len(self._busy) if self._busy else 0.0
-            excess = wait_ms / (self.target * batch_ms) - 1.0 if batch_ms > 0 else -1.0
+            request_ms = 1e3 * sum(e - s for s, e, _ in self._busy) / max(sum(b for *_, b in self._busy), 1)
+            excess = wait_ms / (self.target * request_ms) - 1.0 if request_ms > 0 else -1.0
             dt = min(now_s - self._last_s, self.window_s)
             self.price = min(self.ceiling, max(self.floor, self.price * math.exp(self.rate * min(excess, 1.0) * dt)))
         self._last_s = now_s

@@ -47,13 +47,13 @@ def test_a_batch_queue_refuses_bad_limits(bad):
 def test_the_price_grows_while_requests_wait_long_and_falls_to_its_floor_when_idle():
     load = ServerLoad(target=1.0, rate=0.5, start=1.0)
     t = 0.0
-    for _ in range(10):  # batches of two in 100 ms, back to back, each request waiting 75 ms
-        load.served(t, t + 0.1, [(75.0, 'a'), (75.0, 'b')])
+    for _ in range(10):  # 100 ms batches back to back, each request waiting 300 ms: three batches
+        load.served(t, t + 0.1, [(300.0, 'a'), (300.0, 'b')])
         t += 0.1
         state = load.update(t, queue_depth=6)
-    # excess wait 75 / 50 ms per request - 1 = 0.5: up e^(0.5 x 0.5) per second, for 0.9 s of updates
-    assert state.price == pytest.approx(np.exp(0.5 * 0.5 * 0.9), rel=1e-6)
-    assert state.utilisation == pytest.approx(1.0) and state.wait_ms == pytest.approx(75.0)
+    # excess wait 300/100 - 1 = 2, capped at 1: up e^(0.5 x 1) per second, for 0.9 s of updates
+    assert state.price == pytest.approx(np.exp(0.5 * 0.9), rel=1e-6)
+    assert state.utilisation == pytest.approx(1.0) and state.wait_ms == pytest.approx(300.0)
     assert state.robots == 2 and state.queue_depth == 6
     for _ in range(200):  # idle for 20 s: falls e^-0.5 per second, to the floor
         t += 0.1
@@ -89,7 +89,7 @@ def fleet(robots: int, seconds: float = 20.0) -> list[Scenario]:
 def test_a_fleet_run_accounts_for_every_robot_and_the_server():
     scenarios = fleet(3, seconds=10.0)
     edge = simulate_fleet(scenarios, 'edge_only', Server(), 10.0)
-    cloud = simulate_fleet(scenarios, 'cloud_only', Server(speed=0.5), 10.0)
+    cloud = simulate_fleet(scenarios, 'cloud_only', Server(speed=0.5, max_batch=4), 10.0)
     assert edge.utilisation == 0.0 and len(edge.batch_sizes) == 0
     assert all(set(r.split) == {2} for r in edge.robots)
     for r in edge.robots:  # one frame at a time, every 100 ms camera frame either served or skipped

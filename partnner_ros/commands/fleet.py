@@ -20,7 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--platform', default='edge10x', help='robot platform, as partnner simulate takes it')
     p.add_argument('--server-speed', type=float, default=5.0,
                    help='the server\'s speed relative to this machine (default 5: a small GPU server)')
-    p.add_argument('--max-batch', type=int, default=4, help='requests per batch at most (default 4)')
+    p.add_argument('--max-batch', type=int,
+                   help='requests per batch at most (default: the largest batch that the batching gain says pays, '
+                        'so 1 on this CPU)')
     p.add_argument('--max-batch-wait-ms', type=float, default=4.0, help='a batch waits this long at most (default 4)')
     p.add_argument('--fps', type=float, default=10.0, help='camera frame rate of every robot (default 10)')
     p.add_argument('--duration', type=float, default=60.0, help='simulated seconds (default 60)')
@@ -40,15 +42,17 @@ def run(args) -> int:
     from ..core.simulation.platforms import resolve_platform
     from ..core.simulation.scenario import Scenario, SimProfile
     from ..core.simulation.traces import trace_from_spec
-    if args.robots < 1 or args.server_speed <= 0 or args.duration <= 0 or args.fps <= 0:
-        print('partnner fleet: --robots, --server-speed, --duration and --fps must be positive', file=sys.stderr)
+    given_batch = 1 if args.max_batch is None else args.max_batch
+    if min(args.robots, args.server_speed, args.duration, args.fps, given_batch) <= 0:
+        print('partnner fleet: --robots, --server-speed, --duration, --fps and --max-batch must be positive',
+              file=sys.stderr)
         return 2
     measured = profile_for(args.model, None, args.profile_cache, sys.stderr)
     profile = SimProfile.from_profile(measured)
     platform = resolve_platform(args.platform, measured)
     gain = measure_batching(args.model) if args.batch_gain == 'measure' else BATCH_GAINS[args.batch_gain]
-    server = Server(speed=args.server_speed, batch_gain=gain, max_batch=args.max_batch,
-                    max_wait_ms=args.max_batch_wait_ms)
+    max_batch = args.max_batch if args.max_batch is not None else max(b for b, g in gain.items() if g >= 1.0)
+    server = Server(speed=args.server_speed, batch_gain=gain, max_batch=max_batch, max_wait_ms=args.max_batch_wait_ms)
     scenarios = [Scenario(profile, platform, trace_from_spec(_robot_link(args.link, i)), fps=args.fps, seed=i,
                           duration_s=args.duration) for i in range(args.robots)]
     runs = {mode: simulate_fleet(scenarios, mode, server, args.duration) for mode in MODES}
@@ -60,7 +64,7 @@ def run(args) -> int:
                           'server_speed': args.server_speed, 'modes': rows}, indent=1))
         return 0
     print(f'{args.robots} robots ({profile.name} on {platform.name}, link {args.link}) sharing one server '
-          f'{args.server_speed:g}x this machine, batches of up to {args.max_batch} ({args.batch_gain} batching gain), '
+          f'{args.server_speed:g}x this machine, batches of up to {max_batch} ({args.batch_gain} batching gain), '
           f'{args.duration:g} s')
     print(format_rows(rows))
     if args.per_robot:

@@ -4,9 +4,9 @@ Robots that each pick the split best for themselves all rush a server that looks
 idle, and all leave it once it saturates: greedy choices oscillate. The server
 therefore publishes, beside how long a request waits now, a congestion price:
 milliseconds of latency a robot should charge itself per millisecond of server
-work it sends. The price grows while requests wait longer than ``target`` times
-the server's own time per request (a request should find little ahead of it) and
-shrinks while they do not, multiplicatively, by up to ``rate`` e-folds per second, between
+work it sends. The price grows while requests wait longer than ``target`` batch
+durations (a request should be served by the next batch) and shrinks while they
+do not, multiplicatively, by up to ``rate`` e-folds per second, between
 ``floor`` and ``ceiling``, from ``start`` (1: a robot's server work counts
 twice). Robots that add the price to their own predictions shed
 server work until the queue stays short, as a dual (Lagrangian) price of the
@@ -66,8 +66,8 @@ class ServerLoad:
         waits = [ms for _, ms, _ in self._waits]
         wait_ms = sum(waits) / len(waits) if waits else 0.0
         if self._last_s is not None:
-            request_ms = 1e3 * sum(e - s for s, e, _ in self._busy) / max(sum(b for *_, b in self._busy), 1)
-            excess = wait_ms / (self.target * request_ms) - 1.0 if request_ms > 0 else -1.0
+            batch_ms = 1e3 * sum(e - s for s, e, _ in self._busy) / len(self._busy) if self._busy else 0.0
+            excess = wait_ms / (self.target * batch_ms) - 1.0 if batch_ms > 0 else -1.0
             dt = min(now_s - self._last_s, self.window_s)
             self.price = min(self.ceiling, max(self.floor, self.price * math.exp(self.rate * min(excess, 1.0) * dt)))
         self._last_s = now_s

@@ -42,7 +42,7 @@ class Server:
 
     speed: float = 1.0
     batch_gain: dict = field(default_factory=lambda: dict(BATCH_GAINS['cpu']))
-    max_batch: int = 4
+    max_batch: int = 1  # batches do not pay on a CPU (BATCH_GAINS)
     max_wait_ms: float = 4.0
     tick_s: float = 0.1
 

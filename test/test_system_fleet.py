@@ -1,6 +1,8 @@
 """One cloud process serving two robots over DDS: each robot's results come back on its own
 topics only, at different splits, and batched across robots at the same split."""
 
+import time
+
 import pytest
 from ros_system import System
 from sensor_msgs.msg import Image
@@ -74,3 +76,34 @@ def test_each_robot_gets_only_its_own_results(ros, tmp_path, photos, get_model, 
         assert (float(cloud['mean_batch']) > 1.5) == batched, cloud
     finally:
         fleet.stop()
+
+
+def test_a_robot_leaves_a_dead_server_for_another_within_two_seconds_and_counts_every_frame(ros, tmp_path, photos):
+    s = System(tmp_path, model=MODEL, threads=1, conf=CONF)
+    for server in ('a', 'b'):
+        s.start('cloud', name=f'cloud_{server}', server=server)
+    s.start('edge', result_timeout=1.0)
+    s.start('partition_manager', policy='fixed', split=0, cloud_timeout=2.0)
+    try:
+        s.wait_ready(split=0)
+        s.spin_until(lambda: s.watch.edge_value('server') in ('a', 'b'), 10, 'the edge on a named server')
+        first = s.watch.edge_value('server')
+        other = 'b' if first == 'a' else 'a'
+        start = len(s.sent_headers)
+        killed = {}
+
+        def kill_at_4(i):
+            if i == 4:
+                s.kill(f'cloud_{first}')
+                killed['at'] = time.time()  # the records' arrival times are on the same (system) clock
+        s.run_frames([photos[i % len(photos)] for i in range(14)], between=kill_at_4, timeout=30)
+        s.spin_until(lambda: s.watch.edge_value('server') == other
+                     and s.diagnostic('partition_manager').get('server') == other, 5, f'the robot on server {other}')
+        assert s.diagnostic('partition_manager').get('server_moves') == '1'
+        records = [s.timings[i] for i in range(start, start + 14)]  # every frame has exactly one outcome
+        served_after = [r for r in records if r.status.name == 'OK' and r.at_s > killed['at'] and r.split == 0]
+        assert len(served_after) >= 5, [(r.status.name, r.split, round(r.at_s - killed['at'], 2)) for r in records]
+        assert served_after[0].at_s - killed['at'] <= 2.0, f'{served_after[0].at_s - killed["at"]:.2f} s'
+        assert s.state().split == 0  # it moved server, it did not fall back to the edge
+    finally:
+        s.stop()

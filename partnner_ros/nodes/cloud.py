@@ -41,7 +41,7 @@ from . import qos
 from .diagnostics import OK, WARN, Diagnostics
 from .inference import ResultPublisher, declare_model, emulate_load
 from .messages import msg_to_wire, timing_msg, wire_to_msg
-from .params import Params, one_of
+from .params import Params, one_of, server_name
 from .runner import run
 
 NAMESPACE = re.compile(r'^[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*$')
@@ -71,8 +71,9 @@ class Robot:
         self.timing_pub = node.create_publisher(FrameTiming, prefix + 'frame_timing', qos.RESULTS,
                                                 event_callbacks=qos.pub_events(node, prefix + 'frame_timing'))
         self.status_pub = node.create_publisher(CloudStatus, prefix + 'cloud_status', qos.HEARTBEAT)
-        node.create_subscription(Features, prefix + 'features', lambda msg: node.enqueue(self, msg), qos.FEATURES,
-                                 event_callbacks=qos.sub_events(node, prefix + 'features'))
+        features = prefix + ('features/' + node.server if node.server else 'features')
+        node.create_subscription(Features, features, lambda msg: node.enqueue(self, msg), qos.FEATURES,
+                                 event_callbacks=qos.sub_events(node, features))
 
 
 class CloudNode(Node):
@@ -101,7 +102,9 @@ class CloudNode(Node):
                               int_range=(1, 64), read_only=True)
         wait_ms = p.declare('max_batch_wait_ms', 4.0, 'ms a request waits at most for others to batch with',
                             float_range=(0.0, 1000.0), read_only=True)
-        self.server = p.declare('server', self.get_name(), 'name of this server in its heartbeats', read_only=True)
+        self.server = p.declare('server', '', 'name of this server, for robots that choose among several: it then '
+                                'serves <robot>/features/<server>; empty: <robot>/features', read_only=True,
+                                check=server_name)
         period = p.declare('heartbeat_period', 0.1, 'seconds between CloudStatus heartbeats',
                            float_range=(0.01, 10.0), read_only=True)
         self.queue = BatchQueue(max_batch, wait_ms / 1e3, capacity=queue_size * len(robots))

@@ -28,7 +28,7 @@ from .diagnostics import ERROR, OK, WARN, Diagnostics
 from .image_conversion import compressed_to_rgb8, image_to_rgb8
 from .inference import ResultPublisher, declare_model, emulate_load
 from .messages import timing_msg, wire_to_msg
-from .params import Params, one_of
+from .params import Params, one_of, server_name
 from .runner import run
 
 FEATURE_CODECS = [c for c in formats.CODECS if c != formats.JPEG]
@@ -109,6 +109,9 @@ class EdgeNode(Node):
                   'that split only to measure it); -1: none. Set by the partition manager', int_range=(-1, n),
                   check=lambda v: None if v == -1 else self._check_split(v))
         p.declare('probe_every', 0, 'shadow-probe every this many frames; 0: never', int_range=(0, 100000))
+        p.declare('server', '', 'the server to send features to: empty, the one on features; NAME, the one named '
+                  'NAME, on features/NAME. Set by the partition manager when there are several',
+                  check=server_name)
         weights, elements = self._split_space_facts()
         p.declare('layer_weights', weights, 'relative compute weight of each layer (set by the node)',
                   read_only=True)
@@ -122,8 +125,9 @@ class EdgeNode(Node):
         subscriptions (``image_raw`` or ``image_raw/compressed``, as ``transport`` says).
         """
         self.results = ResultPublisher(self, self.model, self.params)
-        self.features_pub = self.create_publisher(Features, 'features', qos.FEATURES,
-                                                  event_callbacks=qos.pub_events(self, 'features'))
+        self._features_pubs: dict = {}
+        self._pubs_lock = threading.Lock()
+        self._features_pub('')
         self.timing_pub = self.create_publisher(FrameTiming, 'frame_timing', qos.RESULTS,
                                                 event_callbacks=qos.pub_events(self, 'frame_timing'))
         self.timing_sub = self.create_subscription(FrameTiming, 'frame_timing', self._on_timing, qos.RESULTS)
@@ -181,11 +185,22 @@ class EdgeNode(Node):
             frame.msg.header, frame.seq, self.model.fingerprint,
             self.params.values['split'] if split is None else split, '', int(status), error))
 
-    def _cloud_matched(self) -> bool:
-        """A cloud would receive our features and we would hear its answers (DDS discovery done
-        both ways); a frame sent before that is lost or reported lost although answered.
+    def _features_pub(self, server: str):
+        """The publisher of features for ``server`` ('': the unnamed one), created on first use."""
+        with self._pubs_lock:
+            if server not in self._features_pubs:
+                topic = f'features/{server}' if server else 'features'
+                self._features_pubs[server] = self.create_publisher(
+                    Features, topic, qos.FEATURES, event_callbacks=qos.pub_events(self, topic))
+            return self._features_pubs[server]
+
+    def _cloud_matched(self, server: str | None = None) -> bool:
+        """A cloud (the ``server``, by default the current one) would receive our features and we would hear
+        its answers (DDS discovery done both ways); a frame sent before that is lost or reported lost
+        although answered.
         """
-        return self.features_pub.get_subscription_count() > 0 and self.timing_sub.get_publisher_count() > 1
+        pub = self._features_pub(self.params.values['server'] if server is None else server)
+        return pub.get_subscription_count() > 0 and self.timing_sub.get_publisher_count() > 1
 
     def _ready(self) -> bool:
         v = self.params.values
@@ -205,7 +220,7 @@ class EdgeNode(Node):
     def _probe_for(self, seq: int, split: int, v: dict) -> int | None:
         probe = v['probe_split']
         if v['probe_every'] and seq % v['probe_every'] == 0 and probe >= 0 and probe != split:
-            if probe == self.model.num_layers or self._cloud_matched():
+            if probe == self.model.num_layers or self._cloud_matched(v['server']):
                 return probe
         return None
 
@@ -216,7 +231,7 @@ class EdgeNode(Node):
         queue_ms = frame.intake_ms + (t0 - frame.arrived) * 1e3
         x, meta = self.model.preprocess(self._to_rgb(frame.msg))
         t1 = time.monotonic()
-        if split < n and not self._cloud_matched():
+        if split < n and not self._cloud_matched(v['server']):
             if not self._no_cloud_logged:
                 self._no_cloud_logged = True
                 self.get_logger().warn('no cloud matched on features and frame_timing; serving frames on the '
@@ -246,7 +261,7 @@ class EdgeNode(Node):
             # in flight from now, not from when the sender thread publishes it: _ready() runs
             # first, and on a throttled robot it let a second frame onto the link
             self.in_flight.add(frame.seq, t3, (frame, msg.split))
-            self.outbox.put((msg, t3))
+            self.outbox.put((msg, t3, v['server']))
         if probe is not None:
             self._probe(frame, meta, (split, probe, v), live, probe_live, timings, t0, queue_ms, pre_ms)
 
@@ -286,17 +301,17 @@ class EdgeNode(Node):
         msg, t_done = self._features(frame, meta, probe, probe_live, layer_ms, v, probe=True)
         msg.edge_queue_ms, msg.edge_preprocess_ms, msg.edge_compute_ms = waited, pre_ms, compute
         msg.edge_encode_ms = (t_done - t_enc) * 1e3
-        self.outbox.put((msg, t_done))
+        self.outbox.put((msg, t_done, v['server']))
 
     # --- sender thread ------------------------------------------------------------------------
     def _send_loop(self):
         while self._running:
             try:
-                msg, ready = self.outbox.get(timeout=0.2)
+                msg, ready, server = self.outbox.get(timeout=0.2)
             except queue.Empty:
                 continue
             msg.edge_queue_ms += (time.monotonic() - ready) * 1e3
-            self.features_pub.publish(msg)
+            self._features_pub(server).publish(msg)
 
     def _diagnostics(self):
         v = self.params.values
@@ -305,7 +320,7 @@ class EdgeNode(Node):
         message = f'split {v["split"]}/{self.model.num_layers}' + (f'; last error: {self.last_error}'
                                                                     if self.last_error else '')
         return level, message, {
-            'model': self.model.name, 'fingerprint': self.model.fingerprint, 'split': v['split'],
+            'model': self.model.name, 'fingerprint': self.model.fingerprint, 'split': v['split'], 'server': v['server'],
             'codec': v['codec'], 'cameras': self.image_sub.get_publisher_count(),
             'cloud_matched': self._cloud_matched(), 'frames_in': self.frames_in,
             'results_here': self.counts[Status.OK],

@@ -6,6 +6,7 @@ declaration (a bad value is rejected with a reason and the node keeps running)
 and then applied to the cache and to optional ``on_change`` callbacks.
 """
 
+import re
 from typing import Any, Callable
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
@@ -21,6 +22,14 @@ def one_of(choices) -> Check:
     """A check that accepts only the given values, and names them when it rejects one."""
     choices = tuple(choices)
     return lambda v: None if v in choices else f'must be one of {", ".join(map(str, choices))}'
+
+
+NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
+
+
+def server_name(value: str) -> str | None:
+    """A check for a server's name: empty (the unnamed server) or one ROS name token."""
+    return None if not value or NAME.match(value) else 'a server name is a letter, then letters, digits and _'
 
 
 class Params:

@@ -15,12 +15,13 @@ from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 
 from ..core.adaptation import policies
-from ..core.adaptation.frames import Status, record_from_timing
+from ..core.adaptation.frames import Status, record_from_timing, stamp_ns
 from ..core.adaptation.health import CloudHealth
 from ..core.adaptation.partnner import Partnner
 from ..core.adaptation.probing import ProbeBudget, ProbeSpend
 from ..core.adaptation.split_space import SplitSpace
 from ..core.adaptation.stats import RollingStats
+from ..core.fleet.servers import ServerChoice, ServerHeard
 from ..core.model.profile_data import Profile
 from ..msg import CloudStatus, FrameTiming, PartitionState
 from . import qos
@@ -72,6 +73,8 @@ class PartitionManager(Node):
         p.declare('fidelity_profile', '', 'partnner profile --json of the model (from any machine: fidelity does '
                   'not depend on it); with it, partnner picks the codec with the split among the candidates '
                   'whose results stay within the fidelity bound', read_only=True)
+        p.declare('server_timeout', 0.75, 'seconds of heartbeat silence after which a server counts as dead and '
+                  'its robots move to another (with several servers)', float_range=(0.2, 10.0), read_only=True)
         p.declare('ping_period', 1.0, 'seconds between round-trip pings of the cloud', float_range=(0.05, 60.0),
                   read_only=True)
         edge_node = p.declare('edge_node', 'edge', 'name of the edge node whose split parameter is set',
@@ -83,11 +86,12 @@ class PartitionManager(Node):
         self.policy: policies.Policy | None = None
         self.health = CloudHealth(p.values['cloud_timeout'])
         self.cloud_fingerprint = ''
-        self.server_load = (0.0, 0.0)  # the server's queue wait (ms) and congestion price, from its heartbeat
+        self.servers = ServerChoice(timeout_s=p.values['server_timeout'])
+        self.moved_at_ns = 0  # when the robot last moved to another server (frames stamped before it may be lost)
         self.e2e = RollingStats(p.values['stats_window'])
         self.counts = {s: 0 for s in Status}
         self.per_split: dict[int, int] = {}
-        self.applied: tuple | None = None  # (split, probe_split, probe_every) last set on the edge
+        self.applied: tuple | None = None  # (split, probe_split, probe_every, codec, input_codec, server) on the edge
         self.reason = 'waiting for the edge'
         self.decision_us = RollingStats(100)
         self.probe_spend = ProbeSpend()
@@ -141,16 +145,16 @@ class PartitionManager(Node):
     def _on_heartbeat(self, msg):
         self.health.heartbeat(time.monotonic())
         self.cloud_fingerprint = msg.model_fingerprint
-        self.server_load = (msg.wait_ms, msg.price)
-        if isinstance(self.policy, Partnner):
-            self.policy.server_load(msg.wait_ms, msg.price)
+        self.servers.heartbeat(msg.server, ServerHeard(time.monotonic(), msg.wait_ms, msg.price, msg.ms_per_gweight,
+                                                       msg.model_fingerprint))
 
     def _on_timing(self, msg):
         status = Status(msg.status)
         if not msg.probe:
             self.counts[status] += 1
         if status == Status.LOST:
-            self.health.lost(time.monotonic(), f'frame {msg.frame_seq} lost: {msg.error}')
+            if stamp_ns(msg.header.stamp) >= self.moved_at_ns:  # not a frame left on a server since abandoned
+                self.health.lost(time.monotonic(), f'frame {msg.frame_seq} lost: {msg.error}')
             return
         if status != Status.OK:
             return
@@ -200,11 +204,28 @@ class PartitionManager(Node):
         elif not self.health.alive(now):
             target, reason = self.num_layers, f'{self.health.reason}: edge-only'
         wanted = (target, -1 if probe is None else probe, every if probe is not None else 0,
-                  *self._codecs(target, probe))
+                  *self._codecs(target, probe), self._server(now, target))
         if wanted != self.applied:
             self._apply(wanted, reason)
         else:
             self.reason = reason
+
+    def _server(self, now: float, split: int) -> str | None:
+        """The server for the next frames (None: none heard yet), its load handed to the policy."""
+        before = self.servers.current
+        cloud_ms = self.policy.cloud.predict(split, self.num_layers) \
+            if isinstance(self.policy, Partnner) and self.policy.cloud.known and split < self.num_layers else 0.0
+        server = self.servers.choose(now, cloud_ms, self.fingerprint)
+        if server is None:
+            return None
+        if before is not None and server != before:
+            self.moved_at_ns = self.get_clock().now().nanoseconds
+            self.get_logger().info(f'server {before or "(unnamed)"} -> {server or "(unnamed)"}'
+                                   f'{"" if before in self.servers.alive(now) else ": it went silent"}')
+        heard = self.servers.heard[server]
+        if isinstance(self.policy, Partnner):
+            self.policy.server_load(heard.wait_ms, heard.price)
+        return server
 
     def _discover_edge(self):
         if self._pending is not None or not self.edge.services_are_ready():
@@ -232,7 +253,7 @@ class PartitionManager(Node):
                                 list(v[3].double_array_value), [max(e, 0) for e in elements],
                                 v[5].string_value, v[6].string_value)
         self.fingerprint = v[1].string_value
-        self.applied = (v[2].integer_value, None, None, None, None)
+        self.applied = (v[2].integer_value, None, None, None, None, None)
         if self.params.values['fidelity_profile']:
             try:
                 self.space = self.space.with_codec_choice(Profile.load(self.params.values['fidelity_profile']))
@@ -260,10 +281,11 @@ class PartitionManager(Node):
         return feature, image
 
     def _apply(self, wanted: tuple, reason: str):
-        split, probe_split, probe_every, codec, input_codec = wanted
+        split, probe_split, probe_every, codec, input_codec, server = wanted
         params = [Parameter('split', value=split), Parameter('probe_split', value=probe_split),
                   Parameter('probe_every', value=probe_every)]
         params += [Parameter(name, value=c) for name, c in (('codec', codec), ('input_codec', input_codec)) if c]
+        params += [Parameter('server', value=server)] if server is not None else []
         # all at once: the edge's next frame takes the split with its codec, never with another's
         self._pending, self._pending_since = self.edge.set_parameters_atomically(params), time.monotonic()
         self._pending.add_done_callback(lambda f: self._on_applied(f, wanted, reason))
@@ -283,6 +305,15 @@ class PartitionManager(Node):
             self._publish_state()
 
     # --- outputs ------------------------------------------------------------------------------
+    def _server_values(self) -> dict:
+        name = self.servers.current
+        if name is None:
+            return {}
+        heard = self.servers.heard[name]
+        return {'server': name, 'servers_alive': len(self.servers.alive(time.monotonic())),
+                'server_moves': self.servers.moves, 'server_wait_ms': float(heard.wait_ms),
+                'server_price': float(heard.price)}
+
     def _estimates(self) -> dict:
         p = self.policy
         if not isinstance(p, policies.Partnner):
@@ -305,7 +336,7 @@ class PartitionManager(Node):
         """The codec of the current split's payload ('' at edge-only or before the edge is known)."""
         if not self.applied or self.space is None or self.applied[0] == self.num_layers:
             return ''
-        split, _, _, codec, input_codec = self.applied
+        split, _, _, codec, input_codec, _ = self.applied
         if split == 0:
             return input_codec or self.space.input_codec
         return codec or self.space.codec
@@ -333,8 +364,8 @@ class PartitionManager(Node):
             'e2e_mean_ms': self.e2e.mean, 'e2e_p95_ms': self.e2e.p95, 'frames_done': self.counts[Status.OK],
             'lost': self.counts[Status.LOST], 'dropped': self.counts[Status.DROPPED],
             'rejected': self.counts[Status.REJECTED], 'failed': self.counts[Status.FAILED],
-            'decision_us_mean': self.decision_us.mean, 'server_wait_ms': float(self.server_load[0]),
-            'server_price': float(self.server_load[1]), **self._estimates(), **self._probe_shares(),
+            'decision_us_mean': self.decision_us.mean, **self._server_values(), **self._estimates(),
+            **self._probe_shares(),
             **{f'frames_at_split[{k}]': v for k, v in sorted(self.per_split.items())}}
 
 

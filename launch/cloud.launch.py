@@ -2,6 +2,7 @@
 
   ros2 launch partnner_ros cloud.launch.py model:=yolov8n namespace:=robot1
   ros2 launch partnner_ros cloud.launch.py model:=yolov8n robots:=robot1,robot2,robot3
+  ros2 launch partnner_ros cloud.launch.py robots:=robot1,robot2 server:=gpu1   # one of several servers
 """
 
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
@@ -16,6 +17,9 @@ def _nodes(context):
     robots = [r.strip() for r in LaunchConfiguration('robots').perform(context).split(',') if r.strip()]
     if robots:
         params['robots'] = robots
+    server = LaunchConfiguration('server').perform(context)
+    if server:
+        params['server'] = server
     params['max_batch'] = int(LaunchConfiguration('max_batch').perform(context))
     params['max_batch_wait_ms'] = float(LaunchConfiguration('max_batch_wait_ms').perform(context))
     return [node(context, 'cloud_node', 'cloud', params)]
@@ -27,6 +31,9 @@ def generate_launch_description():
         DeclareLaunchArgument('robots', default_value='',
                               description='comma-separated robot namespaces this server serves, relative to its '
                                           'own (robot1,robot2); empty: one robot, in the server\'s namespace'),
+        DeclareLaunchArgument('server', default_value='',
+                              description='name of this server when robots choose among several (it then serves '
+                                          '<robot>/features/<server>); empty: the one server, on <robot>/features'),
         DeclareLaunchArgument('max_batch', default_value='4',
                               description='requests resuming at the same split that run as one batch, at most'),
         DeclareLaunchArgument('max_batch_wait_ms', default_value='4.0',

@@ -143,26 +143,26 @@ def test_a_batched_tail_equals_the_unbatched_ones_bit_for_bit(get_model):
 # --- several servers -----------------------------------------------------------------------------
 def test_a_robot_takes_the_cheapest_server_moves_only_when_clearly_better_and_leaves_a_dead_one():
     from partnner_ros.core.fleet.servers import ServerChoice, ServerHeard
-    choice = ServerChoice(timeout_s=0.75, gain=0.1, margin_ms=5.0, dwell_s=2.0)
+    choice = ServerChoice(timeout_s=0.75, gain=0.1, margin_ms=5.0, dwell_s=2.0)  # dwells 2..6 s
     assert choice.choose(0.0, 50.0) is None  # nothing heard yet
     choice.heartbeat('a', ServerHeard(0.0, wait_ms=30.0, price=0.0, ms_per_gweight=10.0))
     choice.heartbeat('b', ServerHeard(0.0, wait_ms=0.0, price=0.0, ms_per_gweight=10.0))
     assert choice.choose(0.1, 50.0) == 'b' and choice.moves == 0
-    # a is now as fast but cheaper by less than the hysteresis: stay
-    choice.heartbeat('a', ServerHeard(3.0, wait_ms=0.0, price=0.0, ms_per_gweight=9.0))
-    choice.heartbeat('b', ServerHeard(3.0, wait_ms=0.0, price=0.0, ms_per_gweight=10.0))
-    assert choice.choose(3.0, 50.0) == 'b'
-    # b gets a price: 50 x 1.5 = 75 ms against a's 45; clearly better, but only after the dwell
-    choice.heartbeat('b', ServerHeard(3.1, wait_ms=0.0, price=0.5, ms_per_gweight=10.0))
+    # a is now a little faster, but cheaper by less than the hysteresis: stay
+    choice.heartbeat('a', ServerHeard(6.0, wait_ms=0.0, price=0.0, ms_per_gweight=9.0))
+    choice.heartbeat('b', ServerHeard(6.0, wait_ms=0.0, price=0.0, ms_per_gweight=10.0))
+    assert choice.choose(6.2, 50.0) == 'b'
+    # b gets a price: 50 x 1.5 = 75 ms against a's 45, clearly better, and the dwell is over
+    choice.heartbeat('b', ServerHeard(6.2, wait_ms=0.0, price=0.5, ms_per_gweight=10.0))
     assert choice.cost_ms('a', 50.0) == pytest.approx(45.0) and choice.cost_ms('b', 50.0) == pytest.approx(75.0)
-    assert choice.choose(3.1, 50.0) == 'a' and choice.moves == 1
-    choice.heartbeat('b', ServerHeard(3.2, wait_ms=0.0, price=0.0, ms_per_gweight=5.0))
-    assert choice.choose(3.2, 50.0) == 'a'  # b is cheaper now, but the robot just moved
-    # a falls silent: dead after 0.75 s, and the robot leaves at once
-    choice.heartbeat('b', ServerHeard(3.5, wait_ms=0.0, price=0.0, ms_per_gweight=10.0))
-    assert choice.alive(3.5) == ['a', 'b'] and choice.choose(3.5, 50.0) == 'a'
-    assert choice.alive(3.8) == ['b']  # a's last heartbeat was at 3.0
-    assert choice.choose(3.8, 50.0) == 'b' and choice.moves == 2
+    assert choice.choose(6.2, 50.0) == 'a' and choice.moves == 1
+    choice.heartbeat('b', ServerHeard(6.3, wait_ms=0.0, price=0.0, ms_per_gweight=5.0))
+    assert choice.choose(6.3, 50.0) == 'a'  # b is cheaper now, but the robot has just moved
+    # a falls silent: dead 0.75 s after its last heartbeat (6.0), and the robot leaves at once
+    choice.heartbeat('b', ServerHeard(6.5, wait_ms=0.0, price=0.0, ms_per_gweight=10.0))
+    assert choice.alive(6.5) == ['a', 'b'] and choice.choose(6.5, 50.0) == 'a'
+    assert choice.alive(6.8) == ['b']
+    assert choice.choose(6.8, 50.0) == 'b' and choice.moves == 2
 
 
 def test_a_server_of_another_model_is_never_chosen():
@@ -171,3 +171,18 @@ def test_a_server_of_another_model_is_never_chosen():
     choice.heartbeat('a', ServerHeard(0.0, fingerprint='other'))
     choice.heartbeat('b', ServerHeard(0.0, wait_ms=500.0, fingerprint='mine'))
     assert choice.choose(0.1, 10.0, fingerprint='mine') == 'b'
+
+
+def test_when_a_server_dies_its_robots_move_to_another_within_two_seconds_and_every_frame_is_counted():
+    scenarios = fleet(6)
+    servers = [Server(speed=0.5, fails_at_s=8.0), Server(speed=0.5)]
+    for mode in ('partnner', 'uncoordinated', 'cloud_only'):
+        run = simulate_fleet(scenarios, mode, servers, 20.0)
+        assert run.server_utilisation[0] < run.server_utilisation[1]  # the first served only until it died
+        for robot in run.robots:
+            # every camera frame of the run: answered, lost with the dead server, or replaced by a newer one
+            assert len(robot.latency) + robot.lost + robot.dropped == 200, (mode, robot.name)
+            assert robot.lost <= 1  # at most the one frame in flight when the server died
+            served_after = robot.start[robot.start >= 8.0]
+            assert len(served_after) and served_after[0] - 8.0 <= 2.0, (mode, robot.name)
+        assert sum(r.moves for r in run.robots) >= 3  # the dead server's robots, at least

@@ -8,7 +8,7 @@ import sys
 
 from .common import profile_for
 
-HELP = 'simulate N robots sharing a server: edge-only, cloud-only, partnner alone and coordinated, the optimum'
+HELP = 'simulate N robots sharing servers: edge-only, cloud-only, partnner alone and coordinated, the optimum'
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,7 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         'a generated link gets robot i\'s own seed (default gen:lognormal,cv=0.5,mean=8)')
     p.add_argument('--platform', default='edge10x', help='robot platform, as partnner simulate takes it')
     p.add_argument('--server-speed', type=float, default=5.0,
-                   help='the server\'s speed relative to this machine (default 5: a small GPU server)')
+                   help='each server\'s speed relative to this machine (default 5: a small GPU server)')
+    p.add_argument('--servers', type=int, default=1, help='number of servers (default 1); robots start on them '
+                                                         'in turn')
+    p.add_argument('--fail-server-at', type=float, metavar='SECONDS',
+                   help='server1 dies at this time: its robots must move to the others (needs --servers 2 or more)')
     p.add_argument('--max-batch', type=int,
                    help='requests per batch at most (default: the largest batch that the batching gain says pays, '
                         'so 1 on this CPU)')
@@ -43,29 +47,35 @@ def run(args) -> int:
     from ..core.simulation.scenario import Scenario, SimProfile
     from ..core.simulation.traces import trace_from_spec
     given_batch = 1 if args.max_batch is None else args.max_batch
-    if min(args.robots, args.server_speed, args.duration, args.fps, given_batch) <= 0:
-        print('partnner fleet: --robots, --server-speed, --duration, --fps and --max-batch must be positive',
-              file=sys.stderr)
+    if min(args.robots, args.server_speed, args.duration, args.fps, given_batch, args.servers) <= 0:
+        print('partnner fleet: --robots, --servers, --server-speed, --duration, --fps and --max-batch must be '
+              'positive', file=sys.stderr)
+        return 2
+    if args.fail_server_at is not None and args.servers < 2:
+        print('partnner fleet: --fail-server-at needs --servers 2 or more', file=sys.stderr)
         return 2
     measured = profile_for(args.model, None, args.profile_cache, sys.stderr)
     profile = SimProfile.from_profile(measured)
     platform = resolve_platform(args.platform, measured)
     gain = measure_batching(args.model) if args.batch_gain == 'measure' else BATCH_GAINS[args.batch_gain]
     max_batch = args.max_batch if args.max_batch is not None else max(b for b, g in gain.items() if g >= 1.0)
-    server = Server(speed=args.server_speed, batch_gain=gain, max_batch=max_batch, max_wait_ms=args.max_batch_wait_ms)
+    servers = [Server(speed=args.server_speed, batch_gain=gain, max_batch=max_batch, max_wait_ms=args.max_batch_wait_ms,
+                      name=f'server{m + 1}', fails_at_s=args.fail_server_at if m == 0 else None)
+               for m in range(args.servers)]
     scenarios = [Scenario(profile, platform, trace_from_spec(_robot_link(args.link, i)), fps=args.fps, seed=i,
                           duration_s=args.duration) for i in range(args.robots)]
-    runs = {mode: simulate_fleet(scenarios, mode, server, args.duration) for mode in MODES}
+    runs = {mode: simulate_fleet(scenarios, mode, servers, args.duration) for mode in MODES}
     if not args.no_optimum:
-        runs['optimum'] = optimum(scenarios, server, args.duration)[1]
+        runs['optimum'] = optimum(scenarios, servers, args.duration)[1]
     rows = fleet_rows(runs)
     if args.json:
         print(json.dumps({'model': profile.name, 'robots': args.robots, 'link': args.link, 'platform': platform.name,
                           'server_speed': args.server_speed, 'modes': rows}, indent=1))
         return 0
-    print(f'{args.robots} robots ({profile.name} on {platform.name}, link {args.link}) sharing one server '
-          f'{args.server_speed:g}x this machine, batches of up to {max_batch} ({args.batch_gain} batching gain), '
-          f'{args.duration:g} s')
+    died = f', server1 dies at {args.fail_server_at:g} s' if args.fail_server_at is not None else ''
+    print(f'{args.robots} robots ({profile.name} on {platform.name}, link {args.link}) sharing {args.servers} '
+          f'server(s) {args.server_speed:g}x this machine{died}, batches of up to {max_batch} '
+          f'({args.batch_gain} batching gain), {args.duration:g} s')
     print(format_rows(rows))
     if args.per_robot:
         print('\ncoordinated partnner, per robot: mean / p95 ms, frames per second, cloud share')
@@ -104,14 +114,16 @@ def fleet_rows(runs: dict) -> dict[str, dict]:
     best = runs['optimum'].mean if 'optimum' in runs else float('nan')
     return {mode: {'mean_ms': r.mean, 'x_optimum': r.mean / best, 'worst_p95_ms': max(x.p95 for x in r.robots),
                    'fps': sum(x.fps for x in r.robots) / len(r.robots), 'utilisation': r.utilisation,
-                   'batch': float(r.batch_sizes.mean()) if len(r.batch_sizes) else 0.0, 'jain': r.jain}
+                   'batch': float(r.batch_sizes.mean()) if len(r.batch_sizes) else 0.0, 'jain': r.jain,
+                   'lost': sum(x.lost for x in r.robots), 'moves': sum(x.moves for x in r.robots)}
             for mode, r in runs.items()}
 
 
 def format_rows(rows: dict[str, dict]) -> str:
     """The modes as a plain-text table."""
     head = f'{"mode":<14} {"mean ms":>8} {"x optimum":>9} {"worst p95":>9} {"fps":>5} {"server":>6} {"batch":>5} ' \
-           f'{"Jain":>5}'
+           f'{"Jain":>5} {"lost":>5} {"moves":>5}'
     lines = [head] + [f'{mode:<14} {r["mean_ms"]:8.0f} {r["x_optimum"]:9.3f} {r["worst_p95_ms"]:9.0f} {r["fps"]:5.2f} '
-                      f'{r["utilisation"]:6.0%} {r["batch"]:5.2f} {r["jain"]:5.3f}' for mode, r in rows.items()]
+                      f'{r["utilisation"]:6.0%} {r["batch"]:5.2f} {r["jain"]:5.3f} {r["lost"]:5d} {r["moves"]:5d}'
+                      for mode, r in rows.items()]
     return '\n'.join(lines)

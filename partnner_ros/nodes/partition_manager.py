@@ -8,6 +8,7 @@ to the arrival of the frame's record. Transfer time is derived from durations.
 """
 
 import time
+import zlib
 
 import numpy as np
 from rclpy.node import Node
@@ -86,7 +87,9 @@ class PartitionManager(Node):
         self.policy: policies.Policy | None = None
         self.health = CloudHealth(p.values['cloud_timeout'])
         self.cloud_fingerprint = ''
-        self.servers = ServerChoice(timeout_s=p.values['server_timeout'])
+        # robots that share servers must not draw alike (see Partnner.server_load and ServerChoice)
+        self.seed = zlib.crc32(self.get_fully_qualified_name().encode())
+        self.servers = ServerChoice(timeout_s=p.values['server_timeout'], seed=self.seed)
         self.moved_at_ns = 0  # when the robot last moved to another server (frames stamped before it may be lost)
         self.e2e = RollingStats(p.values['stats_window'])
         self.counts = {s: 0 for s in Status}
@@ -136,7 +139,7 @@ class PartitionManager(Node):
             return
         v = self.params.values
         policy = policies.make_policy(v['policy'], self.num_layers, min(v['split'], self.num_layers), self.space,
-                                      probe_share=v['probe_budget'])
+                                      probe_share=v['probe_budget'], seed=self.seed)
         if isinstance(policy, policies.Neurosurgeon):
             neurosurgeon_profile(policy, v['edge_profile'], v['cloud_profile'], self.space)
         self.policy = policy

@@ -63,9 +63,11 @@ def _lower_hull(latency: np.ndarray, work: np.ndarray) -> list[int]:
     return hull
 
 
-def optimum(scenarios: list[Scenario], server: Server | None = None, duration_s: float = 60.0,
+def optimum(scenarios: list[Scenario], server: Server | list[Server] | None = None, duration_s: float = 60.0,
             grid: int = 12) -> tuple[list[int], FleetRun]:
-    """The best joint assignment found (one option per robot) and its fleet run."""
+    """The best joint assignment found (one option per robot; with several servers, robots on them in turn)
+    and its fleet run.
+    """
     fronts = [pareto_options(sc) for sc in scenarios]
     path = moves(fronts)
     cache: dict[int, FleetRun] = {}
@@ -93,7 +95,7 @@ def _assignment(fronts, path, t: int) -> list[int]:
     return [front[0][j] for front, j in zip(fronts, index)]
 
 
-def exhaustive(scenarios: list[Scenario], server: Server | None = None,
+def exhaustive(scenarios: list[Scenario], server: Server | list[Server] | None = None,
                duration_s: float = 60.0) -> tuple[list[int], FleetRun]:
     """Every combination of the robots' Pareto options (small fleets only): the best and its run."""
     fronts = [pareto_options(sc)[0] for sc in scenarios]

@@ -4,12 +4,16 @@ Each server's heartbeat says how long requests wait there, what its time costs
 (the congestion price) and how fast it runs a unit of work. A robot predicts
 what its next frame would cost on each server that is alive, and moves when
 another is clearly cheaper (by ``gain`` and ``margin_ms``) and it has stayed
-``dwell_s`` where it is, so that robots do not flap between servers. A server
+where it is for a dwell drawn between ``dwell_s`` and three times that. A robot
+sees every other server's wait without itself in it, so alike servers always look
+a little cheaper than its own: the margin absorbs that, and the random dwell keeps
+robots that all see one cheaper server from moving to it together. A server
 whose heartbeat has been silent for ``timeout_s`` is dead: its robots move at
 once, whatever the dwell.
 """
 
 import math
+import random
 from dataclasses import dataclass
 
 
@@ -27,8 +31,11 @@ class ServerHeard:
 class ServerChoice:
     """The server to use, from the heartbeats of all of them."""
 
-    def __init__(self, timeout_s: float = 0.75, gain: float = 0.1, margin_ms: float = 5.0, dwell_s: float = 2.0):
+    def __init__(self, timeout_s: float = 0.75, gain: float = 0.25, margin_ms: float = 10.0, dwell_s: float = 2.0,
+                 seed: int = 0):
         self.timeout_s, self.gain, self.margin_ms, self.dwell_s = timeout_s, gain, margin_ms, dwell_s
+        self._rng = random.Random(seed)
+        self._dwell = dwell_s
         self.heard: dict[str, ServerHeard] = {}
         self.current: str | None = None
         self.since_s = -math.inf
@@ -63,7 +70,7 @@ class ServerChoice:
         if self.current not in alive:
             best = min(alive, key=lambda s: (self.cost_ms(s, cloud_ms), s))
             return self._move(best, now_s)
-        if now_s - self.since_s < self.dwell_s:
+        if now_s - self.since_s < self._dwell:
             return self.current
         best = min(alive, key=lambda s: (self.cost_ms(s, cloud_ms), s))
         here = self.cost_ms(self.current, cloud_ms)
@@ -75,4 +82,5 @@ class ServerChoice:
         if self.current is not None:
             self.moves += 1
         self.current, self.since_s = name, now_s
+        self._dwell = self.dwell_s * self._rng.uniform(1.0, 3.0)
         return name

@@ -1,20 +1,25 @@
-"""N robots sharing one server, frame by frame, in time order.
+"""N robots sharing one server or several, frame by frame, in time order.
 
 Each robot is a single-robot :class:`~..simulation.scenario.Scenario` (its model,
 platform, link trace, camera rate and noise) and serves one frame at a time, the
 newest, as the live edge does. What differs from the single-robot simulator is
-the server: one worker, shared, that runs the requests of all robots in arrival
-order, batching those that resume at the same layer (:mod:`.batching`). A batch
-of b requests takes their mean work times b over the batching gain at b. The
-server publishes its load (:mod:`.load`) every ``tick_s``; a coordinated robot's
-policy hears it, an uncoordinated one sees the server only through its own
-frames, as a slower cloud.
+the servers: each is one worker, shared, that runs the requests of its robots in
+arrival order, batching those that resume at the same layer (:mod:`.batching`).
+A batch of b requests takes their mean work times b over the batching gain at b.
+Each server publishes its load (:mod:`.load`) every ``tick_s``; a coordinated
+robot's policy hears it, an uncoordinated one sees the server only as a slower
+cloud. Robots start on the servers in turn and pick among them as the live
+manager does (:mod:`.servers`): by predicted cost when coordinated, and only away
+from a dead one otherwise. A server may fail at a set time: it answers nothing
+from then on, and a frame sent to it is lost ``result_timeout_s`` after it left
+the robot, as the edge counts it.
 """
 
 import heapq
 import itertools
+import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,6 +32,7 @@ from ..simulation.scenario import Scenario, Truth
 from ..simulation.simulator import next_frame
 from .batching import BatchQueue
 from .load import ServerLoad
+from .servers import ServerChoice, ServerHeard
 
 # per-request speedup of a batch over requests one by one: yolov8n from split 0 on this 2-core CPU
 # (partnner fleet --measure-batching), and an estimate for a GPU, which batch 1 leaves mostly idle (docs/fleet.md)
@@ -45,6 +51,12 @@ class Server:
     max_batch: int = 1  # batches do not pay on a CPU (BATCH_GAINS)
     max_wait_ms: float = 4.0
     tick_s: float = 0.1
+    name: str = ''
+    fails_at_s: float | None = None
+
+    def alive(self, t: float) -> bool:
+        """Whether the server still answers at ``t``."""
+        return self.fails_at_s is None or t < self.fails_at_s
 
     def batch_ms(self, work_ms: list[float]) -> float:
         """How long one batch of requests with these single-request work times takes."""
@@ -63,6 +75,8 @@ class RobotRun:
     split: np.ndarray
     dropped: int
     duration: float
+    lost: int = 0
+    moves: int = 0
 
     @property
     def mean(self) -> float:
@@ -82,12 +96,15 @@ class RobotRun:
 
 @dataclass
 class FleetRun:
-    """Every robot's run under one mode, and the server's busy share and batch sizes."""
+    """Every robot's run under one mode, and the servers' busy shares (``utilisation``: their mean) and batch
+    sizes.
+    """
 
     mode: str
     robots: list[RobotRun]
     utilisation: float
     batch_sizes: np.ndarray
+    server_utilisation: tuple = ()
 
     @property
     def mean(self) -> float:
@@ -102,41 +119,55 @@ class FleetRun:
 
 
 class _Robot:
-    def __init__(self, sc: Scenario, policy: Policy, coordinated: bool, name: str):
+    def __init__(self, sc: Scenario, policy: Policy, coordinated: bool, name: str, server: str, seed: int):
         self.sc, self.policy, self.coordinated, self.name = sc, policy, coordinated, name
         self.truth = Truth(sc)
         self.rows: list[tuple[float, float, int]] = []
-        self.next_i = self.dropped = 0
+        self.next_i = self.dropped = self.lost = 0
+        self.servers = ServerChoice(seed=seed)
+        self.servers.current = server
 
 
-def simulate_fleet(scenarios: list[Scenario], mode: str, server: Server | None = None, duration_s: float = 60.0,
-                   options: list[int] | None = None, probe_share: float = 0.05) -> FleetRun:
+class _Station:
+    """One server's queue, load and record."""
+
+    def __init__(self, spec: Server):
+        self.spec = spec
+        self.queue = BatchQueue(spec.max_batch, spec.max_wait_ms / 1e3, capacity=10 ** 6)
+        self.load = ServerLoad()
+        self.busy_until = self.busy_s = 0.0
+        self.batches: list[int] = []
+
+
+def simulate_fleet(scenarios: list[Scenario], mode: str, servers: Server | list[Server] | None = None,
+                   duration_s: float = 60.0, options: list[int] | None = None, probe_share: float = 0.05,
+                   result_timeout_s: float = 1.0) -> FleetRun:
     """Run the fleet under ``mode`` (see MODES), or with each robot fixed to ``options[i]`` (an option of its
-    :class:`Truth`) when ``options`` is given; raises ValueError for an unknown mode.
+    :class:`Truth`) when ``options`` is given, on one server or several (each named; unnamed ones get
+    server1, server2, ...); raises ValueError for an unknown mode.
     """
     if options is None and mode not in MODES:
         raise ValueError(f'unknown fleet mode {mode!r}; known: {", ".join(MODES)}')
-    return _FleetSim(scenarios, mode, server or Server(), duration_s, options, probe_share).run()
+    specs = servers if isinstance(servers, list) else [servers or Server()]
+    specs = [s if s.name else replace(s, name=f'server{m + 1}') for m, s in enumerate(specs)]
+    return _FleetSim(scenarios, mode, specs, duration_s, options, probe_share, result_timeout_s).run()
 
 
 class _FleetSim:
-    def __init__(self, scenarios, mode, server: Server, duration_s, options, probe_share):
-        self.server, self.duration, self.options = server, duration_s, options
+    def __init__(self, scenarios, mode, specs: list[Server], duration_s, options, probe_share, result_timeout_s):
+        self.duration, self.options, self.timeout_s = duration_s, options, result_timeout_s
+        self.stations = {spec.name: _Station(spec) for spec in specs}
+        names = list(self.stations)
         self.robots = []
         for i, sc in enumerate(scenarios):
             n = sc.profile.space.num_layers
             name = 'partnner' if mode in ('partnner', 'uncoordinated') else mode
             policy = make_policy('cloud_only' if options else name, n, space=sc.profile.space,
                                  probe_share=probe_share, seed=i)
-            self.robots.append(_Robot(sc, policy, mode == 'partnner', f'robot{i + 1}'))
+            self.robots.append(_Robot(sc, policy, mode == 'partnner', f'robot{i + 1}', names[i % len(names)], i))
         self.mode = mode if options is None else 'static'
-        self.queue = BatchQueue(server.max_batch, server.max_wait_ms / 1e3, capacity=10 ** 6)
-        self.load = ServerLoad()
         self.events: list = []
         self._seq = itertools.count()
-        self.busy_until = 0.0
-        self.busy_s = 0.0
-        self.batches: list[int] = []
 
     def _push(self, t: float, kind: str, data=None) -> None:
         heapq.heappush(self.events, (t, next(self._seq), kind, data))
@@ -147,29 +178,38 @@ class _FleetSim:
         self._push(0.0, 'tick')
         handlers: dict[str, Callable[[float, Any], None]] = {
             'arrive': self._arrive, 'wake': self._serve, 'batch_done': self._batch_done, 'done': self._done,
-            'tick': self._tick}
+            'tick': self._tick, 'lost': self._lost}
         while self.events:
             t, _, kind, data = heapq.heappop(self.events)
             handlers[kind](t, data)
         runs = []
         for r in self.robots:
             rows = np.array(r.rows, dtype=float).reshape(-1, 3)
-            runs.append(RobotRun(r.name, rows[:, 0], rows[:, 1], rows[:, 2].astype(int), r.dropped, self.duration))
-        return FleetRun(self.mode, runs, min(1.0, self.busy_s / self.duration), np.array(self.batches))
+            runs.append(RobotRun(r.name, rows[:, 0], rows[:, 1], rows[:, 2].astype(int), r.dropped, self.duration,
+                                 r.lost, r.servers.moves))
+        busy = tuple(min(1.0, st.busy_s / self.duration) for st in self.stations.values())
+        return FleetRun(self.mode, runs, float(np.mean(busy)),
+                        np.array([b for st in self.stations.values() for b in st.batches]), busy)
 
     # --- robots -------------------------------------------------------------------------------
     def _start(self, i: int, free: float) -> None:
         r = self.robots[i]
         j, s, skipped = next_frame(free, r.next_i, r.sc.fps)
-        r.dropped += skipped
         if s >= self.duration or j >= len(r.truth.noise_edge):
+            # the run is over: the frames the camera took meanwhile were never served
+            taken = math.ceil(self.duration * r.sc.fps - 1e-9)
+            r.dropped += max(0, min(j, taken - 1) - r.next_i + 1)
             return
+        r.dropped += skipped
         r.next_i = j + 1
         if self.options is not None:
             o = self.options[i]
         else:
             k, _ = r.policy.choose()
             o = r.truth.option(k, r.policy.codec_for(k))
+        cloud_ms = r.policy.cloud.predict(int(r.truth.opt_k[o]), r.truth.n) \
+            if isinstance(r.policy, Partnner) and r.policy.cloud.known else 0.0
+        r.servers.choose(s, cloud_ms)
         self._send(i, j, s, o, probe=False)
         every = r.policy.probe_every
         if self.options is None and every and len(r.rows) % every == 0:
@@ -183,11 +223,12 @@ class _FleetSim:
         truth, sc = r.truth, r.sc
         _, edge, work, es, cs = (float(np.ravel(x)[0]) for x in truth.costs(j, s, np.array([o])))
         frame = {'robot': i, 'frame': j, 'start': s, 'option': o, 'edge_ms': edge, 'work_ms': work,
-                 'es': es, 'cs': cs, 'probe': probe, 'wait_ms': (s - j / sc.fps) * 1e3}
+                 'es': es, 'cs': cs, 'probe': probe, 'wait_ms': (s - j / sc.fps) * 1e3,
+                 'server': r.servers.current, 'sent': s + edge / 1e3}
         if truth.opt_k[o] == truth.n:
             self._push(s + edge / 1e3, 'done', frame)
             return
-        sent = s + edge / 1e3
+        sent = frame['sent']
         self._push(float(sc.trace.finish(sent, truth.bits[o])) + sc.delay_ms / 1e3, 'arrive', frame)
 
     def _done(self, t: float, frame: dict) -> None:
@@ -209,40 +250,72 @@ class _FleetSim:
         r.rows.append((frame['start'], e2e + frame['wait_ms'], k))
         self._start(i, t)
 
-    # --- the server ---------------------------------------------------------------------------
-    def _arrive(self, t: float, frame: dict) -> None:
-        r = self.robots[frame['robot']]
-        self.queue.push(frame, (r.sc.profile.name, int(r.truth.opt_k[frame['option']])), t)
-        self._serve(t)
-
-    def _serve(self, t: float, _=None) -> None:
-        if t < self.busy_until:
+    def _lost(self, t: float, frame: dict) -> None:
+        """A frame a dead server never answered: the robot gives up on it and takes the next."""
+        if frame['probe']:
             return
-        batch, wake = self.queue.take(t)
+        self.robots[frame['robot']].lost += 1
+        self._start(frame['robot'], t)
+
+    def _lose(self, t: float, frame: dict) -> None:
+        self._push(max(t, frame['sent'] + self.timeout_s), 'lost', frame)
+
+    # --- the servers --------------------------------------------------------------------------
+    def _arrive(self, t: float, frame: dict) -> None:
+        st = self.stations[frame['server']]
+        if not st.spec.alive(t):
+            self._lose(t, frame)
+            return
+        r = self.robots[frame['robot']]
+        st.queue.push(frame, (r.sc.profile.name, int(r.truth.opt_k[frame['option']])), t)
+        self._serve(t, st)
+
+    def _serve(self, t: float, st: _Station) -> None:
+        if t < st.busy_until:
+            return
+        if not st.spec.alive(t):
+            for req in st.queue.drain():
+                self._lose(t, req.item)
+            return
+        batch, wake = st.queue.take(t)
         if wake is not None:
-            self._push(wake, 'wake')
+            self._push(wake, 'wake', st)
         if not batch:
             return
-        ms = self.server.batch_ms([req.item['work_ms'] for req in batch])
-        self.busy_until = t + ms / 1e3
-        self.busy_s += ms / 1e3
-        self.batches.append(len(batch))
-        self.load.served(t, self.busy_until, [((t - req.arrived_s) * 1e3, req.item['robot']) for req in batch])
+        ms = st.spec.batch_ms([req.item['work_ms'] for req in batch])
+        st.busy_until = t + ms / 1e3
+        st.busy_s += ms / 1e3
+        st.batches.append(len(batch))
+        st.load.served(t, st.busy_until, [((t - req.arrived_s) * 1e3, req.item['robot']) for req in batch])
         for req in batch:
-            req.item['cloud_ms'] = (self.busy_until - req.arrived_s) * 1e3
+            req.item['cloud_ms'] = (st.busy_until - req.arrived_s) * 1e3
             req.item['batch_ms'] = ms
-        self._push(self.busy_until, 'batch_done', batch)
+        self._push(st.busy_until, 'batch_done', (st, batch))
 
-    def _batch_done(self, t: float, batch) -> None:
+    def _batch_done(self, t: float, done) -> None:
+        st, batch = done
         for req in batch:
+            if not st.spec.alive(t):
+                self._lose(t, req.item)
+                continue
             sc = self.robots[req.item['robot']].sc
             self._push(float(sc.trace.finish(t, 8.0 * sc.result_bytes)) + sc.delay_ms / 1e3, 'done', req.item)
-        self._serve(t)
+        self._serve(t, st)
 
     def _tick(self, t: float, _=None) -> None:
-        state = self.load.update(t, len(self.queue))
+        for name, st in self.stations.items():
+            if not st.spec.alive(t):
+                self._serve(t, st)  # what waited there is lost
+                continue
+            state = st.load.update(t, len(st.queue))
+            for r in self.robots:
+                # an uncoordinated robot hears that the server lives, not what it costs
+                r.servers.heartbeat(name, ServerHeard(t, state.wait_ms, state.price) if r.coordinated
+                                    else ServerHeard(t))
         for r in self.robots:
-            if r.coordinated and isinstance(r.policy, Partnner):
-                r.policy.server_load(state.wait_ms, state.price)
-        if t + self.server.tick_s < self.duration:
-            self._push(t + self.server.tick_s, 'tick')
+            if r.coordinated and isinstance(r.policy, Partnner) and r.servers.current is not None:
+                heard = r.servers.heard[r.servers.current]
+                r.policy.server_load(heard.wait_ms, heard.price)
+        tick = min(st.spec.tick_s for st in self.stations.values())
+        if t + tick < self.duration:
+            self._push(t + tick, 'tick')

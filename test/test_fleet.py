@@ -1,6 +1,8 @@
 """Many robots sharing a server, without ROS: batching, the server's load and price, the fleet
 simulator, its offline optimum, and batched inference on a real model."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -186,3 +188,18 @@ def test_when_a_server_dies_its_robots_move_to_another_within_two_seconds_and_ev
             served_after = robot.start[robot.start >= 8.0]
             assert len(served_after) and served_after[0] - 8.0 <= 2.0, (mode, robot.name)
         assert sum(r.moves for r in run.robots) >= 3  # the dead server's robots, at least
+
+
+def test_the_fleet_report_has_the_table_and_a_figure_per_mode(tmp_path):
+    from partnner_ros.commands.fleet import fleet_rows, format_rows
+    from partnner_ros.commands.fleet_report import write_report
+    scenarios = fleet(3, seconds=5.0)
+    runs = {mode: simulate_fleet(scenarios, mode, [Server(), Server()], 5.0) for mode in ('edge_only', 'partnner')}
+    rows = fleet_rows(runs)
+    assert set(runs['partnner'].server_trace) == {'server1', 'server2'}
+    assert len(runs['partnner'].server_trace['server1']) >= 45  # a heartbeat every 100 ms
+    report = write_report(tmp_path / 'fleet', 'three robots', rows, runs, format_rows(rows))
+    text = report.read_text()
+    assert 'three robots' in text and 'partnner' in text and '![edge_only](edge_only.png)' in text
+    assert (tmp_path / 'fleet' / 'partnner.png').stat().st_size > 10_000
+    assert set(json.loads((tmp_path / 'fleet' / 'report.json').read_text())['modes']) == {'edge_only', 'partnner'}

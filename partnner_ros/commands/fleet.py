@@ -5,6 +5,7 @@ offline optimum.
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .common import profile_for
 
@@ -37,6 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--no-optimum', action='store_true', help='skip the offline optimum (its search is the slow part)')
     p.add_argument('--per-robot', action='store_true', help='also print each robot under coordinated partnner')
     p.add_argument('--profile-cache', default='results/profiles', help='where measured profiles are kept')
+    p.add_argument('--out', type=Path, help='also write report.md, report.json and figures (latency and split '
+                                            'per robot over time, each server\'s queue and price) into this folder')
     p.add_argument('--json', action='store_true')
 
 
@@ -73,10 +76,14 @@ def run(args) -> int:
                           'server_speed': args.server_speed, 'modes': rows}, indent=1))
         return 0
     died = f', server1 dies at {args.fail_server_at:g} s' if args.fail_server_at is not None else ''
-    print(f'{args.robots} robots ({profile.name} on {platform.name}, link {args.link}) sharing {args.servers} '
-          f'server(s) {args.server_speed:g}x this machine{died}, batches of up to {max_batch} '
-          f'({args.batch_gain} batching gain), {args.duration:g} s')
+    title = (f'{args.robots} robots ({profile.name} on {platform.name}, link {args.link}) sharing {args.servers} '
+             f'server(s) {args.server_speed:g}x this machine{died}, batches of up to {max_batch} '
+             f'({args.batch_gain} batching gain), {args.duration:g} s')
+    print(title)
     print(format_rows(rows))
+    if args.out:
+        from .fleet_report import write_report
+        print(f'report: {write_report(args.out, title, rows, runs, format_rows(rows))}')
     if args.per_robot:
         print('\ncoordinated partnner, per robot: mean / p95 ms, frames per second, cloud share')
         for r in runs['partnner'].robots:

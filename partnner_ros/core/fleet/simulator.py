@@ -105,6 +105,7 @@ class FleetRun:
     utilisation: float
     batch_sizes: np.ndarray
     server_utilisation: tuple = ()
+    server_trace: dict = field(default_factory=dict)  # name -> rows of (s, queue depth, wait ms, price), per tick
 
     @property
     def mean(self) -> float:
@@ -137,6 +138,7 @@ class _Station:
         self.load = ServerLoad()
         self.busy_until = self.busy_s = 0.0
         self.batches: list[int] = []
+        self.trace: list[tuple[float, int, float, float]] = []
 
 
 def simulate_fleet(scenarios: list[Scenario], mode: str, servers: Server | list[Server] | None = None,
@@ -189,7 +191,8 @@ class _FleetSim:
                                  r.lost, r.servers.moves))
         busy = tuple(min(1.0, st.busy_s / self.duration) for st in self.stations.values())
         return FleetRun(self.mode, runs, float(np.mean(busy)),
-                        np.array([b for st in self.stations.values() for b in st.batches]), busy)
+                        np.array([b for st in self.stations.values() for b in st.batches]), busy,
+                        {name: np.array(st.trace, dtype=float).reshape(-1, 4) for name, st in self.stations.items()})
 
     # --- robots -------------------------------------------------------------------------------
     def _start(self, i: int, free: float) -> None:
@@ -308,6 +311,7 @@ class _FleetSim:
                 self._serve(t, st)  # what waited there is lost
                 continue
             state = st.load.update(t, len(st.queue))
+            st.trace.append((t, state.queue_depth, state.wait_ms, state.price))
             for r in self.robots:
                 # an uncoordinated robot hears that the server lives, not what it costs
                 r.servers.heartbeat(name, ServerHeard(t, state.wait_ms, state.price) if r.coordinated

@@ -353,6 +353,9 @@ class PartitionManager(Node):
                              frames_done=self.counts[Status.OK], frames_lost=self.counts[Status.LOST],
                              frames_dropped=self.counts[Status.DROPPED], **self._probe_shares(),
                              **self._estimates())
+        if self.servers.current is not None:
+            heard = self.servers.heard[self.servers.current]
+            msg.server, msg.server_wait_ms, msg.server_price = self.servers.current, heard.wait_ms, heard.price
         msg.header.stamp = self.get_clock().now().to_msg()
         self.state_pub.publish(msg)
 

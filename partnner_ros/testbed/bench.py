@@ -91,7 +91,7 @@ class Bench:
         self.server_cpu: CpuQuota | None = None
         self.procs = []
         self.env = {**os.environ, 'ROS_DOMAIN_ID': str(100 + os.getpid() % 100),
-                    'ROS_AUTOMATIC_DISCOVERY_RANGE': 'SUBNET', 'FASTDDS_DEFAULT_PROFILES_FILE': _udp_profile(),
+                    'ROS_AUTOMATIC_DISCOVERY_RANGE': 'SUBNET', 'FASTDDS_DEFAULT_PROFILES_FILE': udp_profile(),
                     'OMP_NUM_THREADS': '1'}
         self.env.pop('ROS_STATIC_PEERS', None)
         self.model_params = {'model': opts.model, 'threads': 1, **({'weights': opts.weights} if opts.weights else {})}
@@ -263,7 +263,7 @@ class Bench:
                 if dead:
                     errors.append(f'{", ".join(dead)} exited early')
                     break
-                if time.time() > end and _rows(folder / 'frames.csv') >= _rows(folder / 'images.csv'):
+                if time.time() > end and csv_rows(folder / 'frames.csv') >= csv_rows(folder / 'images.csv'):
                     break
                 time.sleep(0.5)
         finally:
@@ -275,7 +275,7 @@ class Bench:
 
     def _first_frame(self, images: Path, camera) -> int:
         deadline = time.monotonic() + self.opts.startup_timeout
-        while _rows(images) < 1:
+        while csv_rows(images) < 1:
             if camera.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f'the camera sent no frame: {log_tail(images.parent / "camera_source.log")}')
             time.sleep(0.05)
@@ -295,7 +295,8 @@ def _next_quota(tries: list, target: float) -> float:
     return cpus * ratio / target
 
 
-def _rows(csv_path: Path) -> int:
+def csv_rows(csv_path: Path) -> int:
+    """Data rows of a CSV file (its header apart; 0 while it does not exist)."""
     try:
         with open(csv_path, 'rb') as f:
             return max(0, sum(1 for _ in f) - 1)
@@ -303,7 +304,7 @@ def _rows(csv_path: Path) -> int:
         return 0
 
 
-def _udp_profile() -> str:
+def udp_profile() -> str:
     """config/fastdds_udp.xml from the installed package (or the source tree)."""
     try:
         from ament_index_python.packages import get_package_share_directory

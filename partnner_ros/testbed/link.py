@@ -51,11 +51,34 @@ def _tx_checksum_off(device: str) -> None:
         fcntl.ioctl(sock, SIOCETHTOOL, request)
 
 
-def _run(*args: str) -> str:
+def run(*args: str) -> str:
+    """Run a command; its output, or RuntimeError with its message when it fails."""
     done = subprocess.run(args, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f'{" ".join(args)}: {done.stderr.strip() or done.stdout.strip()}')
     return done.stdout
+
+
+def shape(host: 'Host', device: str, verb: str, mbps: float) -> None:
+    """``tc qdisc <verb>`` a token bucket of ``mbps`` on ``device`` in ``host``'s namespace (what leaves by it)."""
+    if not mbps > 0:
+        raise ValueError(f'a link rate must be positive, got {mbps} Mbit/s')
+    rate = mbps * 1e6 / 8  # bytes/s
+    burst = max(int(rate * BURST_S), MIN_BURST)
+    limit = max(int(rate * QUEUE_S), MIN_QUEUE)
+    run(*host.command(['tc', 'qdisc', verb, 'dev', device, 'root', 'tbf', 'rate', f'{int(mbps * 1e6)}bit',
+                        'burst', str(burst), 'limit', str(limit)]))
+
+
+def mac(host: 'Host') -> str:
+    """The hardware address of ``host``'s device."""
+    return json.loads(run(*host.command(['ip', '-j', 'link', 'show', 'dev', host.device])))[0]['address']
+
+
+def pin(host: 'Host', peer: 'Host', peer_mac: str) -> None:
+    """A permanent neighbour entry for ``peer`` on ``host`` (see Link._pin_neighbours)."""
+    run(*host.command(['ip', 'neigh', 'replace', peer.address, 'lladdr', peer_mac, 'dev', host.device,
+                        'nud', 'permanent']))
 
 
 @dataclass(frozen=True)
@@ -99,18 +122,18 @@ class Link:
         self.down()  # whatever a killed run left behind
         try:
             for host in (self.robot, self.server):
-                _run('ip', 'netns', 'add', host.ns)
+                run('ip', 'netns', 'add', host.ns)
             if self.delay_ms:
                 self._wire()
             else:
-                _run('ip', 'link', 'add', self.robot.device, 'type', 'veth', 'peer', 'name', self.server.device)
+                run('ip', 'link', 'add', self.robot.device, 'type', 'veth', 'peer', 'name', self.server.device)
             for host in (self.robot, self.server):
-                _run('ip', 'link', 'set', host.device, 'netns', host.ns)
-                _run(*host.command(['ip', 'addr', 'add', f'{host.address}/24', 'dev', host.device]))
-                _run(*host.command(['ip', 'link', 'set', host.device, 'up']))
-                _run(*host.command(['ip', 'link', 'set', 'lo', 'up']))
+                run('ip', 'link', 'set', host.device, 'netns', host.ns)
+                run(*host.command(['ip', 'addr', 'add', f'{host.address}/24', 'dev', host.device]))
+                run(*host.command(['ip', 'link', 'set', host.device, 'up']))
+                run(*host.command(['ip', 'link', 'set', 'lo', 'up']))
                 # DDS discovery is multicast; a namespace has no route for it by default
-                _run(*host.command(['ip', 'route', 'add', '224.0.0.0/4', 'dev', host.device]))
+                run(*host.command(['ip', 'route', 'add', '224.0.0.0/4', 'dev', host.device]))
             self._pin_neighbours()
             self._shape('add', self.mbps)
         except Exception:
@@ -119,13 +142,13 @@ class Link:
         return self
 
     def _wire(self) -> None:
-        _run('ip', 'netns', 'add', self.wire.ns)
+        run('ip', 'netns', 'add', self.wire.ns)
         ends = [f'{self.wire.device}r', f'{self.wire.device}s']
         for host, end in zip((self.robot, self.server), ends):
-            _run('ip', 'link', 'add', host.device, 'type', 'veth', 'peer', 'name', end)
+            run('ip', 'link', 'add', host.device, 'type', 'veth', 'peer', 'name', end)
             _tx_checksum_off(host.device)
-            _run('ip', 'link', 'set', end, 'netns', self.wire.ns)
-            _run(*self.wire.command(['ip', 'link', 'set', end, 'up', 'promisc', 'on']))
+            run('ip', 'link', 'set', end, 'netns', self.wire.ns)
+            run(*self.wire.command(['ip', 'link', 'set', end, 'up', 'promisc', 'on']))
         self._delay_line = subprocess.Popen(
             self.wire.command([sys.executable, '-P', '-m', 'partnner_ros.testbed.delay_line', *ends,
                                str(self.delay_ms)]), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -135,11 +158,9 @@ class Link:
         peer's address every 15-45 s, the reply waits behind seconds of queued data on a
         slow uplink, and traffic the other way stalls until it comes.
         """
-        macs = {host: json.loads(_run(*host.command(['ip', '-j', 'link', 'show', 'dev', host.device])))[0]['address']
-                for host in (self.robot, self.server)}
+        macs = {host: mac(host) for host in (self.robot, self.server)}
         for host, peer in ((self.robot, self.server), (self.server, self.robot)):
-            _run(*host.command(['ip', 'neigh', 'replace', peer.address, 'lladdr', macs[peer], 'dev', host.device,
-                                'nud', 'permanent']))
+            pin(host, peer, macs[peer])
 
     def set_rate(self, mbps: float) -> None:
         """Change both directions' rate; the next packets see it."""
@@ -147,14 +168,8 @@ class Link:
         self.mbps = mbps
 
     def _shape(self, verb: str, mbps: float) -> None:
-        if not mbps > 0:
-            raise ValueError(f'a link rate must be positive, got {mbps} Mbit/s')
-        rate = mbps * 1e6 / 8  # bytes/s
-        burst = max(int(rate * BURST_S), MIN_BURST)
-        limit = max(int(rate * QUEUE_S), MIN_QUEUE)
         for host in (self.robot, self.server):
-            _run(*host.command(['tc', 'qdisc', verb, 'dev', host.device, 'root', 'tbf', 'rate', f'{int(mbps * 1e6)}bit',
-                                'burst', str(burst), 'limit', str(limit)]))
+            shape(host, host.device, verb, mbps)
 
     def down(self) -> None:
         """Stop the delay line and remove the namespaces (and with them the veth pairs and

@@ -25,7 +25,8 @@ from ..system.session import SystemWatch
 FRAME_FIELDS = ['seq', 'stamp_ns', 'arrival_ns', 'status', 'split', 'e2e_ms', 'edge_ms', 'cloud_ms',
                 'edge_queue_ms', 'edge_compute_ms', 'cloud_compute_ms', 'preprocess_ms', 'postprocess_ms',
                 'codec_ms', 'cloud_queue_ms', 'bytes', 'error']
-STATE_FIELDS = ['time_ns', 'split', 'cloud_alive', 'bandwidth_mbps', 'edge_model_ms', 'cloud_model_ms', 'reason']
+STATE_FIELDS = ['time_ns', 'split', 'cloud_alive', 'bandwidth_mbps', 'edge_model_ms', 'cloud_model_ms', 'reason',
+                'server', 'server_wait_ms', 'server_price']
 
 
 class _Csv:
@@ -70,7 +71,7 @@ class BenchObserver(Node):
     def _on_state(self, m: PartitionState) -> None:
         self.states.row([self.get_clock().now().nanoseconds, m.split, int(m.cloud_alive),
                          f'{m.bandwidth_bps / 1e6:.3f}', f'{m.edge_model_ms:.1f}', f'{m.cloud_model_ms:.1f}',
-                         m.reason])
+                         m.reason, m.server, f'{m.server_wait_ms:.1f}', f'{m.server_price:.3f}'])
 
     def _check_ready(self) -> None:
         """The bench starts the camera once ``ready`` exists (it holds the layer count)."""

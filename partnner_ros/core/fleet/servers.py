@@ -36,6 +36,7 @@ class ServerChoice:
         self.timeout_s, self.gain, self.margin_ms, self.dwell_s = timeout_s, gain, margin_ms, dwell_s
         self._rng = random.Random(seed)
         self._dwell = dwell_s
+        self._tie: dict[str, float] = {}  # this robot's own order of servers that cost the same
         self.heard: dict[str, ServerHeard] = {}
         self.current: str | None = None
         self.since_s = -math.inf
@@ -68,15 +69,18 @@ class ServerChoice:
         if not alive:
             return self.current
         if self.current not in alive:
-            best = min(alive, key=lambda s: (self.cost_ms(s, cloud_ms), s))
-            return self._move(best, now_s)
+            return self._move(min(alive, key=lambda s: self._rank(s, cloud_ms)), now_s)
         if now_s - self.since_s < self._dwell:
             return self.current
-        best = min(alive, key=lambda s: (self.cost_ms(s, cloud_ms), s))
+        best = min(alive, key=lambda s: self._rank(s, cloud_ms))
         here = self.cost_ms(self.current, cloud_ms)
         if self.cost_ms(best, cloud_ms) < here / (1 + self.gain) - self.margin_ms:
             return self._move(best, now_s)
         return self.current
+
+    def _rank(self, name: str, cloud_ms: float) -> tuple[float, float]:
+        # robots that start together see idle servers alike: each breaks the tie its own way, so they spread
+        return self.cost_ms(name, cloud_ms), self._tie.setdefault(name, self._rng.random())
 
     def _move(self, name: str, now_s: float) -> str:
         if self.current is not None:

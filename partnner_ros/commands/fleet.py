@@ -38,6 +38,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--no-optimum', action='store_true', help='skip the offline optimum (its search is the slow part)')
     p.add_argument('--per-robot', action='store_true', help='also print each robot under coordinated partnner')
     p.add_argument('--profile-cache', default='results/profiles', help='where measured profiles are kept')
+    p.add_argument('--live', action='store_true',
+                   help='run the fleet live instead (root): robot and server namespaces with real nodes, each robot '
+                        'behind its own shaped link (--mbps) and CPU quota (--robot-cpus), with --policy')
+    p.add_argument('--mbps', default='8', help='live: each robot\'s link rate, Mbit/s; a comma list is used in turn')
+    p.add_argument('--robot-cpus', type=float, default=0.1, help='live: CPU quota of each robot (default 0.1)')
+    p.add_argument('--policy', default='partnner', help='live: every robot\'s policy (default partnner)')
     p.add_argument('--out', type=Path, help='also write report.md, report.json and figures (latency and split '
                                             'per robot over time, each server\'s queue and price) into this folder')
     p.add_argument('--json', action='store_true')
@@ -57,6 +63,8 @@ def run(args) -> int:
     if args.fail_server_at is not None and args.servers < 2:
         print('partnner fleet: --fail-server-at needs --servers 2 or more', file=sys.stderr)
         return 2
+    if args.live:
+        return run_live(args)
     measured = profile_for(args.model, None, args.profile_cache, sys.stderr)
     profile = SimProfile.from_profile(measured)
     platform = resolve_platform(args.platform, measured)
@@ -88,6 +96,29 @@ def run(args) -> int:
         print('\ncoordinated partnner, per robot: mean / p95 ms, frames per second, cloud share')
         for r in runs['partnner'].robots:
             print(f'  {r.name:>9}  {r.mean:7.0f} / {r.p95:7.0f}  {r.fps:5.2f}  {(r.split == 0).mean():.2f}')
+    return 0
+
+
+def run_live(args) -> int:
+    """The fleet as real nodes on this machine; prints each robot's figures (and writes them to --out)."""
+    from ..testbed import cpu_quota, link
+    from ..testbed.fleet_bench import FleetBench, FleetOptions
+    why = link.unavailable() or cpu_quota.unavailable()
+    if why:
+        print(f'partnner fleet --live: {why}', file=sys.stderr)
+        return 2
+    opts = FleetOptions(robots=args.robots, servers=args.servers, mbps=[float(m) for m in args.mbps.split(',')],
+                        robot_cpus=args.robot_cpus, model=args.model, policy=args.policy, fps=args.fps,
+                        duration=args.duration, fail_server_at=args.fail_server_at,
+                        out=args.out or Path('results/fleet_live'))
+    with FleetBench(opts) as bench:
+        figures = bench.run()
+    (opts.out / 'fleet.json').write_text(json.dumps(figures, indent=1))
+    print(f'{"robot":<8} {"images":>6} {"served":>6} {"dropped":>7} {"lost":>4} {"mean ms":>8} {"p95 ms":>8} '
+          f'{"cloud":>5}  servers')
+    for name, r in figures['robots'].items():
+        print(f'{name:<8} {r["images"]:6d} {r["served"]:6d} {r["dropped"]:7d} {r["lost"]:4d} {r["mean_ms"]:8.0f} '
+              f'{r["p95_ms"]:8.0f} {r["cloud_share"]:5.2f}  {" -> ".join(s or "(unnamed)" for s in r["servers"])}')
     return 0
 
 

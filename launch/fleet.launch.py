@@ -1,8 +1,9 @@
 """A fleet on one host: N robots (camera source, edge, partition manager, each in robot1, robot2, ...)
-and one cloud node serving them all, batching across robots.
+and one cloud node or several serving them all, batching across robots.
 
   ros2 launch partnner_ros fleet.launch.py robots:=4
   ros2 launch partnner_ros fleet.launch.py robots:=8 max_batch:=8 source:=synthetic rate:=10.0
+  ros2 launch partnner_ros fleet.launch.py robots:=6 servers:=2
 """
 
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
@@ -18,7 +19,12 @@ def _nodes(context):
     names = [f'robot{i + 1}' for i in range(count)]
     cloud = dict(model, robots=names, max_batch=int(LaunchConfiguration('max_batch').perform(context)),
                  max_batch_wait_ms=float(LaunchConfiguration('max_batch_wait_ms').perform(context)))
-    nodes = [node(context, 'cloud_node', 'cloud', cloud)]
+    servers = int(LaunchConfiguration('servers').perform(context))
+    if servers == 1:
+        nodes = [node(context, 'cloud_node', 'cloud', cloud)]
+    else:  # named servers: each robot's manager picks one, and moves off a dead one
+        nodes = [node(context, 'cloud_node', f'cloud_{m + 1}', dict(cloud, server=f'server{m + 1}'))
+                 for m in range(servers)]
     camera = dict(overrides(context), source=LaunchConfiguration('source').perform(context),
                   rate=float(LaunchConfiguration('rate').perform(context)))
     for robot in names:
@@ -36,6 +42,9 @@ def generate_launch_description():
         *common_arguments(),
         DeclareLaunchArgument('robots', default_value='3',
                               description='number of robots, in namespaces robot1 .. robotN under namespace'),
+        DeclareLaunchArgument('servers', default_value='1',
+                              description='number of servers; more than one are named server1 .. serverM, and each '
+                                          'robot uses the cheapest that lives'),
         DeclareLaunchArgument('max_batch', default_value='4',
                               description='requests resuming at the same split that the cloud runs as one batch'),
         DeclareLaunchArgument('max_batch_wait_ms', default_value='4.0',

@@ -43,7 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         'behind its own shaped link (--mbps) and CPU quota (--robot-cpus), with --policy')
     p.add_argument('--mbps', default='8', help='live: each robot\'s link rate, Mbit/s; a comma list is used in turn')
     p.add_argument('--robot-cpus', type=float, default=0.1, help='live: CPU quota of each robot (default 0.1)')
-    p.add_argument('--policy', default='partnner', help='live: every robot\'s policy (default partnner)')
+    p.add_argument('--policy', default='partnner', help='live: every robot\'s policy (default partnner), or '
+                                                       'uncoordinated: partnner deaf to the server\'s load')
     p.add_argument('--out', type=Path, help='also write report.md, report.json and figures (latency and split '
                                             'per robot over time, each server\'s queue and price) into this folder')
     p.add_argument('--json', action='store_true')

@@ -69,6 +69,8 @@ class PartitionManager(Node):
                   'answering', float_range=(0.2, 600.0), on_change=self._set_deadline)
         p.declare('stats_window', 100, 'frames in the rolling latency statistics', int_range=(1, 100000),
                   on_change=lambda w: self.e2e.resize(w))
+        p.declare('coordinate', True, 'charge a shared server\'s queue wait and congestion price to the splits that '
+                  'use it (partnner); false: see the server only as a slower cloud, as a robot alone would')
         p.declare('probe_budget', 0.05, 'share of the uplink and of the server time that shadow probes may use '
                   '(partnner)', float_range=(0.001, 1.0), on_change=self._set_probe_budget)
         p.declare('fidelity_profile', '', 'partnner profile --json of the model (from any machine: fidelity does '
@@ -226,7 +228,7 @@ class PartitionManager(Node):
             self.get_logger().info(f'server {before or "(unnamed)"} -> {server or "(unnamed)"}'
                                    f'{"" if before in self.servers.alive(now) else ": it went silent"}')
         heard = self.servers.heard[server]
-        if isinstance(self.policy, Partnner):
+        if isinstance(self.policy, Partnner) and self.params.values['coordinate']:
             self.policy.server_load(heard.wait_ms, heard.price)
         return server
 

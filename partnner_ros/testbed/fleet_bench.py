@@ -38,7 +38,7 @@ class FleetOptions:
     mbps: list = field(default_factory=lambda: [8.0])  # robot i's rate: mbps[i % len(mbps)]
     robot_cpus: float = 0.1
     model: str = 'yolov8n'
-    policy: str = 'partnner'
+    policy: str = 'partnner'  # a manager policy, or uncoordinated: partnner that ignores the server's load
     fps: float = 5.0
     duration: float = 30.0
     fail_server_at: float | None = None
@@ -102,7 +102,9 @@ class FleetBench:
             for stale in ('ready', 'frames.csv', 'images.csv', 'states.csv'):
                 (folder / stale).unlink(missing_ok=True)
             self._start(f'{robot}-edge', robot, 'edge', f'/{robot}', {**model, 'result_timeout': RESULT_TIMEOUT_S})
-            self._start(f'{robot}-manager', robot, 'partition_manager', f'/{robot}', {'policy': o.policy})
+            manager = {'policy': 'partnner', 'coordinate': False} if o.policy == 'uncoordinated' \
+                else {'policy': o.policy}
+            self._start(f'{robot}-manager', robot, 'partition_manager', f'/{robot}', manager)
             self._start(f'{robot}-observer', robot, 'testbed.observer', f'/{robot}', {'out': str(folder.resolve())})
         self._wait_ready()
         for robot in self.robot_names:

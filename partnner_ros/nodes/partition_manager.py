@@ -55,34 +55,9 @@ class PartitionManager(Node):
     def __init__(self):
         super().__init__('partition_manager')
         self.num_layers: int | None = None
-        p = self.params = Params(self)
-        # before the policy, whose check needs them for neurosurgeon
-        p.declare('edge_profile', '', 'neurosurgeon only: partnner profile --json measured on the robot',
-                  read_only=True)
-        p.declare('cloud_profile', '', 'neurosurgeon only: partnner profile --json measured on the server',
-                  read_only=True)
-        p.declare('policy', 'partnner', 'split policy: ' + ', '.join(policies.POLICIES),
-                  check=self._check_policy, on_change=lambda _: self._rebuild_policy())
-        p.declare('split', 0, 'the split of the fixed policy (0 cloud-only .. num_layers edge-only)',
-                  int_range=(0, 65535), check=self._check_split, on_change=lambda _: self._rebuild_policy())
-        p.declare('cloud_timeout', 2.0, 'deadline in seconds to fall back to edge-only when the cloud stops '
-                  'answering', float_range=(0.2, 600.0), on_change=self._set_deadline)
-        p.declare('stats_window', 100, 'frames in the rolling latency statistics', int_range=(1, 100000),
-                  on_change=lambda w: self.e2e.resize(w))
-        p.declare('coordinate', True, 'charge a shared server\'s queue wait and congestion price to the splits that '
-                  'use it (partnner); false: see the server only as a slower cloud, as a robot alone would')
-        p.declare('probe_budget', 0.05, 'share of the uplink and of the server time that shadow probes may use '
-                  '(partnner)', float_range=(0.001, 1.0), on_change=self._set_probe_budget)
-        p.declare('fidelity_profile', '', 'partnner profile --json of the model (from any machine: fidelity does '
-                  'not depend on it); with it, partnner picks the codec with the split among the candidates '
-                  'whose results stay within the fidelity bound', read_only=True)
-        p.declare('server_timeout', 0.75, 'seconds of heartbeat silence after which a server counts as dead and '
-                  'its robots move to another (with several servers)', float_range=(0.2, 10.0), read_only=True)
-        p.declare('ping_period', 1.0, 'seconds between round-trip pings of the cloud', float_range=(0.05, 60.0),
-                  read_only=True)
-        edge_node = p.declare('edge_node', 'edge', 'name of the edge node whose split parameter is set',
-                              read_only=True)
-        cloud_node = p.declare('cloud_node', 'cloud', 'name of the cloud node to ping', read_only=True)
+        self.params = Params(self)
+        edge_node, cloud_node = self._declare_parameters()
+        p = self.params
 
         self.space: SplitSpace | None = None
         self.fingerprint = ''
@@ -116,6 +91,38 @@ class PartitionManager(Node):
         self.diagnostics = Diagnostics(self, self._diagnostics)
 
     # --- parameters ---------------------------------------------------------------------------
+    def _declare_parameters(self) -> tuple[str, str]:
+        """Declare the parameters; return the names of the edge node and of the cloud node to ping."""
+        p = self.params
+        # before the policy, whose check needs them for neurosurgeon
+        p.declare('edge_profile', '', 'neurosurgeon only: partnner profile --json measured on the robot',
+                  read_only=True)
+        p.declare('cloud_profile', '', 'neurosurgeon only: partnner profile --json measured on the server',
+                  read_only=True)
+        p.declare('policy', 'partnner', 'split policy: ' + ', '.join(policies.POLICIES),
+                  check=self._check_policy, on_change=lambda _: self._rebuild_policy())
+        p.declare('split', 0, 'the split of the fixed policy (0 cloud-only .. num_layers edge-only)',
+                  int_range=(0, 65535), check=self._check_split, on_change=lambda _: self._rebuild_policy())
+        p.declare('cloud_timeout', 2.0, 'deadline in seconds to fall back to edge-only when the cloud stops '
+                  'answering', float_range=(0.2, 600.0), on_change=self._set_deadline)
+        p.declare('stats_window', 100, 'frames in the rolling latency statistics', int_range=(1, 100000),
+                  on_change=lambda w: self.e2e.resize(w))
+        p.declare('coordinate', True, 'charge a shared server\'s queue wait and congestion price to the splits that '
+                  'use it (partnner); false: see the server only as a slower cloud, as a robot alone would')
+        p.declare('probe_budget', 0.05, 'share of the uplink and of the server time that shadow probes may use '
+                  '(partnner)', float_range=(0.001, 1.0), on_change=self._set_probe_budget)
+        p.declare('fidelity_profile', '', 'partnner profile --json of the model (from any machine: fidelity does '
+                  'not depend on it); with it, partnner picks the codec with the split among the candidates '
+                  'whose results stay within the fidelity bound', read_only=True)
+        p.declare('server_timeout', 0.75, 'seconds of heartbeat silence after which a server counts as dead and '
+                  'its robots move to another (with several servers)', float_range=(0.2, 10.0), read_only=True)
+        p.declare('ping_period', 1.0, 'seconds between round-trip pings of the cloud', float_range=(0.05, 60.0),
+                  read_only=True)
+        edge_node = p.declare('edge_node', 'edge', 'name of the edge node whose split parameter is set',
+                              read_only=True)
+        cloud_node = p.declare('cloud_node', 'cloud', 'name of the cloud node to ping', read_only=True)
+        return edge_node, cloud_node
+
     def _check_split(self, value):
         if self.num_layers is not None and not 0 <= value <= self.num_layers:
             return f'must be in [0, {self.num_layers}] for this model'

@@ -4,6 +4,7 @@ otherwise)."""
 
 import pytest
 
+from partnner_ros.commands.fleet_report import plot_live
 from partnner_ros.testbed import cpu_quota, link
 from partnner_ros.testbed.fleet_bench import FleetBench, FleetOptions
 
@@ -24,3 +25,5 @@ def test_three_robots_two_servers_one_dies_and_every_robot_goes_on(tmp_path):
         assert robot['served'] >= 5 and robot['rejected'] == 0, (name, robot)
         # every robot ends on the server that lives, whichever it started on
         assert robot['servers'][-1] == 'server2', (name, robot)
+    figure = plot_live(tmp_path, list(figures['robots']), 'three robots, two servers, one killed')
+    assert figure.stat().st_size > 10_000

@@ -115,6 +115,9 @@ def run_live(args) -> int:
     with FleetBench(opts) as bench:
         figures = bench.run()
     (opts.out / 'fleet.json').write_text(json.dumps(figures, indent=1))
+    from .fleet_report import plot_live
+    plot_live(opts.out, list(figures['robots']), f'live: {args.robots} robots, {args.servers} server(s), '
+              f'{args.mbps} Mbit/s, {args.robot_cpus:g} CPU each, policy {args.policy}, {args.fps:g} fps')
     print(f'{"robot":<8} {"images":>6} {"served":>6} {"dropped":>7} {"lost":>4} {"mean ms":>8} {"p95 ms":>8} '
           f'{"cloud":>5}  servers')
     for name, r in figures['robots'].items():

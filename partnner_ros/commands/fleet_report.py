@@ -47,3 +47,40 @@ def plot_run(run, title: str, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def plot_live(out: Path, robots: list[str], title: str) -> Path:
+    """A live fleet's figure from its robots' observer records: latency and split per robot over time, and the
+    server's queue wait and price as each robot's manager last heard them.
+    """
+    import csv
+
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import numpy as np
+    fig, (lat, split, wait) = plt.subplots(3, 1, figsize=(10, 9), sharex=True)
+    t0 = None
+    for robot in robots:
+        with open(out / robot / 'frames.csv') as f:
+            ok = [r for r in csv.DictReader(f) if r['status'] == '0']
+        with open(out / robot / 'states.csv') as f:
+            states = list(csv.DictReader(f))
+        stamps = np.array([int(r['stamp_ns']) for r in ok] + [int(s['time_ns']) for s in states])
+        t0 = stamps.min() if t0 is None and len(stamps) else t0
+        t = (np.array([int(r['stamp_ns']) for r in ok]) - t0) / 1e9
+        lat.plot(t, [float(r['e2e_ms']) for r in ok], lw=0.7, label=robot)
+        split.step(t, [int(r['split']) for r in ok], where='post', lw=0.7)
+        wait.plot((np.array([int(s['time_ns']) for s in states]) - t0) / 1e9,
+                  [float(s['server_wait_ms']) for s in states], lw=0.7)
+    lat.set_ylabel('latency, ms')
+    split.set_ylabel('split (0: cloud-only)')
+    wait.set_ylabel('server queue wait, ms')
+    wait.set_xlabel('time, s')
+    lat.legend(fontsize=7, ncol=5)
+    fig.suptitle(textwrap.fill(title, 130), fontsize=9)
+    fig.tight_layout()
+    path = out / 'fleet.png'
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -25,6 +25,7 @@ from .cpu_quota import CpuQuota
 from .fleet_net import FleetNet
 
 RESULT_TIMEOUT_S = 2.0
+QUIET_S = RESULT_TIMEOUT_S + 8.0  # after the run, no outcome for this long: the robots are done
 
 
 @dataclass
@@ -126,21 +127,26 @@ class FleetBench:
             time.sleep(0.5)
 
     def _measure(self) -> float | None:
-        """Run until every robot's frames have outcomes (or the deadline), killing server1 on time."""
+        """Run for ``duration``, killing server1 on time, then until every robot's frames have outcomes or no
+        outcome has come for QUIET_S (a slow robot's last frame may take seconds).
+        """
         o = self.opts
         start = time.monotonic()
         killed = None
-        while time.monotonic() < start + o.duration + RESULT_TIMEOUT_S + 5:
+        seen, last_news = -1, start
+        while True:
             now = time.monotonic() - start
             if o.fail_server_at is not None and killed is None and now >= o.fail_server_at:
                 stop([self.procs.pop(self.server_names[0])], grace_s=0.0)
                 killed = now
                 self.log(f'fleet: {self.server_names[0]} killed at {now:.1f} s')
-            if now > o.duration and all(csv_rows(o.out / r / 'frames.csv') >= csv_rows(o.out / r / 'images.csv')
-                                        for r in self.robot_names):
-                break
+            outcomes = [csv_rows(o.out / r / 'frames.csv') for r in self.robot_names]
+            if sum(outcomes) != seen:
+                seen, last_news = sum(outcomes), time.monotonic()
+            if now > o.duration and (time.monotonic() - last_news > QUIET_S or all(
+                    n >= csv_rows(o.out / r / 'images.csv') for n, r in zip(outcomes, self.robot_names))):
+                return killed
             time.sleep(0.5)
-        return killed
 
 
 def robot_figures(folder: Path) -> dict:

@@ -32,6 +32,15 @@ def test_a_batch_is_the_oldest_request_and_later_ones_at_its_split_once_full():
     assert q.take(1.0) == ([], None)
 
 
+def test_shadow_probes_wait_behind_every_real_request():
+    q = BatchQueue(max_batch=4, max_wait_s=0.0)
+    q.push('probe', 0, 0.0, probe=True)
+    q.push('frame', 7, 0.1)
+    q.push('probe2', 0, 0.2, probe=True)
+    assert [r.item for r in q.take(0.3)[0]] == ['frame']
+    assert [r.item for r in q.take(0.3)[0]] == ['probe', 'probe2']
+
+
 def test_a_full_batch_queue_drops_its_oldest_request():
     q = BatchQueue(max_batch=4, max_wait_s=0.0, capacity=2)
     assert q.push('a', 0, 0.0) is None and q.push('b', 0, 0.1) is None

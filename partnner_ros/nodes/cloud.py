@@ -130,7 +130,7 @@ class CloudNode(Node):
     def enqueue(self, robot: Robot, msg) -> None:
         """Queue a robot's feature message (a full queue drops its oldest request, reported as DROPPED)."""
         with self.cond:
-            evicted = self.queue.push((robot, msg), msg.split, time.monotonic())
+            evicted = self.queue.push((robot, msg), msg.split, time.monotonic(), probe=msg.probe)
             self.cond.notify()
         if evicted is not None:
             self._finish(*evicted.item, Status.DROPPED, 'cloud queue full: a newer frame arrived')

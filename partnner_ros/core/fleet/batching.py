@@ -4,6 +4,8 @@ Requests that resume at the same layer (the same split) stack along the batch
 dimension. The oldest request decides: its split's group is served once it holds
 ``max_batch`` requests or the oldest has waited ``max_wait_s``, so batching adds
 at most that wait to any frame. Requests at other splits keep their order.
+Shadow probes wait behind every real frame: a probe only measures, and on a slow
+server one that ran first would make the frames behind it late.
 Used alike by the live cloud node and the fleet simulator.
 """
 
@@ -19,6 +21,7 @@ class Request:
     item: Any
     key: Any
     arrived_s: float
+    probe: bool = False
 
 
 class BatchQueue:
@@ -34,9 +37,11 @@ class BatchQueue:
     def __len__(self) -> int:
         return len(self._queue)
 
-    def push(self, item, key, now_s: float) -> Request | None:
-        """Queue ``item``; returns the request dropped to make room (the oldest), or None."""
-        self._queue.append(Request(item, key, now_s))
+    def push(self, item, key, now_s: float, probe: bool = False) -> Request | None:
+        """Queue ``item`` (a shadow probe: behind every real request); returns the request dropped to make
+        room (the oldest), or None.
+        """
+        self._queue.append(Request(item, key, now_s, probe))
         return self._queue.popleft() if len(self._queue) > self.capacity else None
 
     def take(self, now_s: float) -> tuple[list[Request], float | None]:
@@ -46,8 +51,8 @@ class BatchQueue:
         """
         if not self._queue:
             return [], None
-        head = self._queue[0]
-        same = [r for r in self._queue if r.key == head.key][:self.max_batch]
+        head = next((r for r in self._queue if not r.probe), self._queue[0])
+        same = [r for r in self._queue if r.key == head.key and r.probe == head.probe][:self.max_batch]
         deadline = head.arrived_s + self.max_wait_s
         if len(same) < self.max_batch and now_s < deadline:
             return [], deadline

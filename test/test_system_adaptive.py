@@ -135,6 +135,7 @@ def test_partnner_follows_the_server_load(system, photos):
 
     # the server is loaded (a tenth of a core, slower than the robot): the split moves
     # toward the robot
+    before = len(system.states)
     system.cloud_quota.set(0.04)
     splits = settle(system, photos, 20)
     moved = next(i for i, k in enumerate(splits) if k > 0)
@@ -142,7 +143,10 @@ def test_partnner_follows_the_server_load(system, photos):
     assert all(k > 0 for k in splits[-5:]), splits
     loaded = system.state()
     assert loaded.cloud_model_ms > 2 * state.cloud_model_ms
-    assert 'predicted' in loaded.reason
+    # the move came from the policy's prediction (a frame lost on the crawling server may also make the manager
+    # fall back to edge-only for a while: that is right too, and not what this checks)
+    assert any('predicted' in st.reason and st.split > 0 for _, st in system.states[before:]), \
+        [st.reason for _, st in system.states[before:]]
 
     # the load goes away: the probes see it and the image goes back to the server
     system.cloud_quota.set(None)

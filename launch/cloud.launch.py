@@ -9,7 +9,7 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 
 from launch import LaunchDescription
-from partnner_ros.launch_support import common_arguments, node, overrides
+from partnner_ros.launch_support import batching_arguments, batching_params, common_arguments, node, overrides
 
 
 def _nodes(context):
@@ -20,8 +20,7 @@ def _nodes(context):
     server = LaunchConfiguration('server').perform(context)
     if server:
         params['server'] = server
-    params['max_batch'] = int(LaunchConfiguration('max_batch').perform(context))
-    params['max_batch_wait_ms'] = float(LaunchConfiguration('max_batch_wait_ms').perform(context))
+    params.update(batching_params(context))
     return [node(context, 'cloud_node', 'cloud', params)]
 
 
@@ -34,8 +33,5 @@ def generate_launch_description():
         DeclareLaunchArgument('server', default_value='',
                               description='name of this server when robots choose among several (it then serves '
                                           '<robot>/features/<server>); empty: the one server, on <robot>/features'),
-        DeclareLaunchArgument('max_batch', default_value='4',
-                              description='requests resuming at the same split that run as one batch, at most'),
-        DeclareLaunchArgument('max_batch_wait_ms', default_value='4.0',
-                              description='ms a request waits at most for others to batch with'),
+        *batching_arguments(),
         OpaqueFunction(function=_nodes)])

@@ -10,15 +10,14 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 
 from launch import LaunchDescription
-from partnner_ros.launch_support import common_arguments, node, overrides
+from partnner_ros.launch_support import batching_arguments, batching_params, common_arguments, node, overrides
 
 
 def _nodes(context):
     model = overrides(context, 'model', 'weights')
     count = int(LaunchConfiguration('robots').perform(context))
     names = [f'robot{i + 1}' for i in range(count)]
-    cloud = dict(model, robots=names, max_batch=int(LaunchConfiguration('max_batch').perform(context)),
-                 max_batch_wait_ms=float(LaunchConfiguration('max_batch_wait_ms').perform(context)))
+    cloud = dict(model, robots=names, **batching_params(context))
     servers = int(LaunchConfiguration('servers').perform(context))
     if servers == 1:
         nodes = [node(context, 'cloud_node', 'cloud', cloud)]
@@ -45,10 +44,7 @@ def generate_launch_description():
         DeclareLaunchArgument('servers', default_value='1',
                               description='number of servers; more than one are named server1 .. serverM, and each '
                                           'robot uses the cheapest that lives'),
-        DeclareLaunchArgument('max_batch', default_value='4',
-                              description='requests resuming at the same split that the cloud runs as one batch'),
-        DeclareLaunchArgument('max_batch_wait_ms', default_value='4.0',
-                              description='ms a request waits at most for others to batch with'),
+        *batching_arguments(),
         DeclareLaunchArgument('source', default_value='bundled',
                               description='each robot\'s camera source: bundled, synthetic, a folder, an image '
                                           'or a video file'),

@@ -45,6 +45,22 @@ def common_arguments() -> list:
     ]
 
 
+def batching_arguments() -> list:
+    """The cloud's batching launch arguments (see batching_params)."""
+    return [
+        DeclareLaunchArgument('max_batch', default_value='4',
+                              description='requests resuming at the same split that run as one batch, at most'),
+        DeclareLaunchArgument('max_batch_wait_ms', default_value='4.0',
+                              description='ms a request waits at most for others to batch with'),
+    ]
+
+
+def batching_params(context) -> dict:
+    """The cloud's batching parameters from batching_arguments."""
+    return {'max_batch': int(LaunchConfiguration('max_batch').perform(context)),
+            'max_batch_wait_ms': float(LaunchConfiguration('max_batch_wait_ms').perform(context))}
+
+
 def overrides(context, *names: str) -> dict:
     """Launch arguments given a value, as parameter overrides (empty ones defer to params_file)."""
     out = {'use_sim_time': LaunchConfiguration('use_sim_time').perform(context) == 'true'}

@@ -165,6 +165,23 @@ def test_partnner_ignores_failed_frames():
     assert not policy.edge.known and not policy.link.known
 
 
+def test_partnner_leaves_a_server_whose_frames_time_out():
+    """A server slowed past the robot's 2 s answer timeout answers too late to be measured: the lost
+    frames themselves say it takes at least that long."""
+    link = optimal_link(1000.0, 0)
+    policy = Partnner(space())
+    assert drive(policy, link, 30)[-1] == 0
+
+    def lose(seq):
+        policy.observe(FrameRecord(seq, 0, Status.LOST, e2e_ms=2005.0, error='no answer from the cloud within 2.0 s'))
+        return policy.choose()
+
+    assert lose(30)[0] == 0  # one lost frame is not yet a slower server
+    split, reason = lose(31)
+    assert split == 4 and reason.startswith('predicted')
+    assert policy.cloud.predict(0, 4) > 1900
+
+
 # --- simulator accounting ----------------------------------------------------------------------
 def tiny_profile() -> SimProfile:
     """Two layers of 10 and 30 ms; 100 kB after layer 1, a 50 kB image at split 0."""

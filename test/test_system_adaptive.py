@@ -133,7 +133,7 @@ def test_partnner_follows_the_server_load(system, photos):
     assert state.policy == 'partnner' and state.edge_model_ms > 2 * state.cloud_model_ms > 0
     assert state.bandwidth_bps > 0
 
-    # the server is loaded (a tenth of a core, slower than the robot): the split moves
+    # the server is loaded (4% of a core, far slower than the robot): the split moves
     # toward the robot
     before = len(system.states)
     system.cloud_quota.set(0.04)

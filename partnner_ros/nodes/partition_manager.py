@@ -165,8 +165,11 @@ class PartitionManager(Node):
         if not msg.probe:
             self.counts[status] += 1
         if status == Status.LOST:
-            if stamp_ns(msg.header.stamp) >= self.moved_at_ns:  # not a frame left on a server since abandoned
-                self.health.lost(time.monotonic(), f'frame {msg.frame_seq} lost: {msg.error}')
+            if stamp_ns(msg.header.stamp) < self.moved_at_ns:  # a frame left on a server since abandoned
+                return
+            self.health.lost(time.monotonic(), f'frame {msg.frame_seq} lost: {msg.error}')
+            if self.policy is not None:
+                self.policy.observe(record_from_timing(msg, self.get_clock().now().nanoseconds))
             return
         if status != Status.OK:
             return

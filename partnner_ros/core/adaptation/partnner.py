@@ -81,7 +81,11 @@ class Partnner(Policy):
 
     # --- learning -----------------------------------------------------------------------------
     def observe(self, r: FrameRecord) -> None:
-        """Update the edge, cloud, link and codec estimates from a served frame (others are ignored)."""
+        """Update the edge, cloud, link and codec estimates from a served frame, and the cloud's from a lost
+        one (others are ignored).
+        """
+        if r.status == Status.LOST:
+            self._timed_out(r)
         if r.status != Status.OK:
             return
         n, k = self.num_layers, r.split
@@ -93,6 +97,20 @@ class Partnner(Policy):
         if k < n and r.payload_bytes > 0:
             self.link.observe(r.payload_bytes, r.transfer_ms, r.at_s, r.e2e_ms if r.probe else None)
             self._learn_codec(k, r.codec or self.space.codec_for(k), r.payload_bytes, r.codec_ms)
+
+    def _timed_out(self, r: FrameRecord) -> None:
+        """Frame ``r``, sent at split k, had no answer after ``r.e2e_ms``: the server took at least what is left
+        of that after the edge's layers, the transfer and the queue wait expected. Without this a server
+        slowed past the robot's answer timeout would teach nothing (its answers come too late, if ever) and
+        the split would stay on it, losing frame after frame.
+        """
+        k, n = r.split, self.num_layers
+        if k >= n or not (self.edge.known and self.cloud.known and self.link.known):
+            return
+        expected = self.edge.predict(0, k) + float(self.link.transfer_ms(self._payload[k])) + self.server_wait_ms
+        at_least = (r.e2e_ms - expected) / (1 + self.server_price)
+        if at_least > self.cloud.predict(k, n):
+            self.cloud.observe(k, n, at_least)
 
     def _learn_codec(self, k: int, codec: str, payload_bytes: int, codec_ms: float) -> None:
         if codec not in self.prior:

@@ -3,11 +3,26 @@
 import argparse
 import sys
 
-from .commands import bench, demo, fleet, models, pipeline, plan, plan_bench, profile, report, simulate, verify
+from .commands import (
+    bench,
+    demo,
+    fleet,
+    models,
+    pipeline,
+    plan,
+    plan_bench,
+    profile,
+    record,
+    replay,
+    report,
+    simulate,
+    verify,
+)
 
 COMMANDS = {
     'models': models, 'profile': profile, 'verify': verify, 'demo': demo, 'simulate': simulate,
     'report': report, 'bench': bench, 'plan': plan, 'plan-bench': plan_bench, 'pipeline': pipeline, 'fleet': fleet,
+    'record': record, 'replay': replay,
 }
 
 

@@ -4,13 +4,22 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
+
+import pytest
+
+from partnner_ros.core.recording.bag import read_recording
+
+PROFILES = Path(__file__).parent.parent / 'results' / 'profiles'
 
 
 def test_demo_reports_every_frame_and_writes_its_outputs(tmp_path):
     exe = shutil.which('partnner')
     assert exe, 'partnner is not on PATH'
+    recording = tmp_path / 'run.mcap'
     out = subprocess.run([exe, 'demo', '--frames', '8', '--policy', 'fixed', '--split', '5', '--json',
-                          '--namespace', f'/demo_test_{os.getpid()}', '--out', str(tmp_path)],
+                          '--namespace', f'/demo_test_{os.getpid()}', '--out', str(tmp_path),
+                          '--record', str(recording)],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     summary = json.loads(out.stdout)
@@ -23,6 +32,20 @@ def test_demo_reports_every_frame_and_writes_its_outputs(tmp_path):
     for key in ('overlay_image', 'latency_plot', 'summary'):
         assert os.path.getsize(summary[key]) > 500, key
     assert 'ready after' in out.stderr
+
+    # the recording holds every frame's timing and result, and replays
+    rec = read_recording(summary['recording'])
+    assert rec.problems == [] and rec.namespaces == {f'/demo_test_{os.getpid()}'}
+    assert sorted(m.msg.frame_seq for m in rec.of('frame_timing') if not m.msg.probe) == list(range(8))
+    assert rec.of('partition_state')[-1].msg.split == 5 and rec.of('cloud_status')
+    assert any(s.name.endswith('/recorder') for m in rec.of('diagnostics') for s in m.msg.status)
+    replayed = subprocess.run([exe, 'replay', str(recording), '--profile', str(PROFILES / 'yolov8n.json'), '--json'],
+                              capture_output=True, text=True, timeout=300)
+    assert replayed.returncode == 0, replayed.stderr
+    result = json.loads(replayed.stdout)
+    assert result['model'] == 'yolov8n' and result['conditions']['served'] == 8
+    assert result['policies']['live']['mean_ms'] == pytest.approx(summary['e2e_mean_ms'], rel=0.02)
+    assert result['recorded_policy']['row'] == 'split 5'
 
 
 def test_the_default_policy_probes_and_the_summary_counts_frames_only(tmp_path):

@@ -27,11 +27,17 @@ def leftovers() -> list[str]:
 @pytest.mark.skipif(bench.unavailable() is not None, reason=f'needs root: {bench.unavailable()}')
 def test_bench_runs_two_policies_through_a_bandwidth_step_and_leaves_nothing(tmp_path):
     out = tmp_path / 'bench'
-    done = subprocess.run(
+    bench_run = subprocess.Popen(
         [sys.executable, '-P', '-m', 'partnner_ros', 'bench', '--trace', 'steps:20,2@6', '--duration', '12',
          '--fps', '4', '--model', 'resnet18', '--policies', 'partnner,neurosurgeon', '--oracle', 'none',
-         '--tag', TAG, '--out', str(out)], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+         '--tag', TAG, '--out', str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, stderr = bench_run.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        bench_run.terminate()  # the bench tears its namespaces and cgroups down on SIGTERM
+        _, stderr = bench_run.communicate(timeout=60)
+        pytest.fail(f'the bench took over 10 minutes: {stderr[-3000:]}')
+    assert bench_run.returncode == 0, stderr[-3000:]
     assert leftovers() == []
     data = json.loads((out / 'report.json').read_text())
     assert set(data['runs']) == {'partnner', 'neurosurgeon'}

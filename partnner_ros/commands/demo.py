@@ -33,6 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--namespace', default='/partnner_demo', help='ROS namespace of the demo nodes')
     p.add_argument('--out', default='results/demo', help='where the overlay image, plot and logs go')
     p.add_argument('--json', action='store_true', help='print a machine-readable summary')
+    p.add_argument('--record', metavar='FILE', help='also record the run to this MCAP file (see partnner replay)')
 
 
 def run(args) -> int:
@@ -42,7 +43,7 @@ def run(args) -> int:
     return run_demo(DemoOptions(
         frames=args.frames, policy=args.policy, split=args.split, model=args.model, weights=args.weights or '',
         codec=args.codec, source=args.source, threads=args.threads, namespace=args.namespace,
-        out=Path(args.out), json=args.json))
+        out=Path(args.out), json=args.json, record=args.record or ''))
 
 
 @dataclass
@@ -62,6 +63,7 @@ class DemoOptions:
     startup_timeout: float = 120.0
     frame_timeout: float = 10.0
     json: bool = False
+    record: str = ''  # an MCAP file to record the run to
 
 
 def _summarise(opts: DemoOptions, ledger, frames_in: int, model_note: str) -> dict:
@@ -95,6 +97,8 @@ def _write_outputs(opts: DemoOptions, ledger, state, overlay, summary: dict) -> 
         path = opts.out / 'latency.png'
         _plot_latency(opts, ok, state.num_layers if state is not None else 0, summary, path)
         written['latency_plot'] = str(path)
+    if opts.record:
+        written['recording'] = opts.record
     path = opts.out / 'summary.json'
     path.write_text(json.dumps({**summary, **written}, indent=2))
     written['summary'] = str(path)
@@ -137,7 +141,8 @@ def _node_params(opts: DemoOptions) -> list[tuple[str, dict]]:
     if opts.split is not None:
         manager['split'] = opts.split
         edge['split'] = opts.split
-    return [('cloud', model), ('edge', edge), ('partition_manager', manager), ('overlay', {})]
+    recorder = [('recorder', {'out': str(Path(opts.record).absolute())})] if opts.record else []
+    return recorder + [('cloud', model), ('edge', edge), ('partition_manager', manager), ('overlay', {})]
 
 
 def run_demo(opts: DemoOptions) -> int:

@@ -74,6 +74,7 @@ class PartitionManager(Node):
         self.applied: tuple | None = None  # (split, probe_split, probe_every, codec, input_codec, server) on the edge
         self.reason = 'waiting for the edge'
         self.decision_us = RollingStats(100)
+        self.pings = RollingStats(20)
         self.probe_spend = ProbeSpend()
         self._pending = None
         self._pending_since = 0.0
@@ -193,8 +194,10 @@ class PartitionManager(Node):
 
     def _on_pong(self, future, sent):
         self._ping = None
-        if future.exception() is None and hasattr(self.policy, 'ping'):
-            self.policy.ping((time.monotonic() - sent) * 1e3)
+        if future.exception() is None:
+            self.pings.add((time.monotonic() - sent) * 1e3)
+            if hasattr(self.policy, 'ping'):
+                self.policy.ping(self.pings.last)
 
     # --- decisions ----------------------------------------------------------------------------
     def _tick(self):
@@ -331,9 +334,10 @@ class PartitionManager(Node):
 
     def _estimates(self) -> dict:
         p = self.policy
+        # every policy's state says what a round trip costs (a recording's replay needs it)
+        out = {'rtt_ms': self.pings.low} if len(self.pings) else {}
         if not isinstance(p, policies.Partnner):
-            return {}
-        out = {}
+            return out
         if p.link.known:
             out['bandwidth_bps'], out['rtt_ms'] = p.link.bandwidth.value, p.link.fixed_ms()
             out['bandwidth_cv'] = p.link.cv

@@ -33,6 +33,11 @@ class RollingStats:
         """95th percentile of the window, or 0.0 when empty."""
         return float(np.percentile(self._values, 95)) if self._values else 0.0
 
+    @property
+    def low(self) -> float:
+        """10th percentile of the window (what the values cost without queueing), or 0.0 when empty."""
+        return float(np.percentile(self._values, 10)) if self._values else 0.0
+
     def resize(self, window: int) -> None:
         """Change the window length, keeping the newest values that fit."""
         self._values = deque(self._values, maxlen=window)

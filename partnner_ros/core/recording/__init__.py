@@ -1,0 +1,1 @@
+"""Recordings of real runs (MCAP): reading and writing them, and the conditions a replay takes from them."""

@@ -172,8 +172,7 @@ def test_a_damaged_recording_gives_what_it_holds(tmp_path, profile, damage):
 
 def test_the_link_the_robot_and_the_server_are_recovered_from_a_known_run(tmp_path, profile):
     k = middle_split(profile)
-    cond = conditions(read_recording(write_recording(tmp_path / 'run.mcap', known_run(profile, k))),
-                      np.concatenate([[0.0], np.cumsum(profile.layer_ms)]))
+    cond = conditions(read_recording(write_recording(tmp_path / 'run.mcap', known_run(profile, k))), profile)
     assert cond.model == 'resnet18' and cond.policy == 'fixed' and cond.delay_ms == pytest.approx(DELAY_MS)
     assert cond.edge_factor == pytest.approx(5.0, rel=0.05) and cond.cloud_factor == pytest.approx(1.0, rel=0.05)
     assert cond.edge_load.change_times == [] and cond.cloud_load.change_times == []  # steady machines
@@ -188,7 +187,7 @@ def test_the_link_the_robot_and_the_server_are_recovered_from_a_known_run(tmp_pa
 def test_the_replay_predicts_the_recorded_split(tmp_path, profile):
     k = middle_split(profile)
     cond = conditions(read_recording(write_recording(tmp_path / 'run.mcap', known_run(profile, k, seconds=40))),
-                      np.concatenate([[0.0], np.cumsum(profile.layer_ms)]))
+                      profile)
     runs, summary, notes = replay(cond, profile, ('partnner', 'edge_only', 'cloud_only'))
     assert notes == [] and {'oracle', 'partnner', 'edge_only', 'cloud_only', f'split {k}', 'live'} == set(summary)
     row, error = prediction(summary, cond)

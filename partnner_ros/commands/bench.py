@@ -36,6 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--out', default='results/bench', help='results folder (default results/bench)')
     p.add_argument('--tag', default='bench', help='names the namespaces, devices and cgroups (at most 10 '
                                                   'characters), so two benches can run side by side')
+    p.add_argument('--record', action='store_true', help="also record each run on the robot to MCAP "
+                                                         "(runs/<label>/recording.mcap; see partnner replay)")
     p.add_argument('--report-only', action='store_true', help='write the report again from the runs in --out '
                                                               '(same scenario flags; no root needed)')
 
@@ -58,5 +60,5 @@ def run(args) -> int:
         trace=args.trace, duration=args.duration, edge_slowdown=args.edge_slowdown, model=args.model,
         weights=args.weights or '', codec=args.codec, fps=args.fps, policies=policies, oracle=args.oracle,
         cloud_load=args.cloud_load, delay_ms=args.delay_ms, segment=args.segment, source=args.source,
-        out=Path(args.out), tag=args.tag)
+        out=Path(args.out), tag=args.tag, record=args.record)
     return report_again(opts) if args.report_only else run_bench(opts)

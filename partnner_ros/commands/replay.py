@@ -21,20 +21,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--choose-codecs', action='store_true', help='let the policies choose the codec with the split')
     p.add_argument('--profile', help='a profile JSON (partnner profile --json) instead of measuring')
     p.add_argument('--profile-cache', default='results/profiles', help='where measured profiles are kept')
+    p.add_argument('--link', help='replay on this link instead of the recorded one: a trace file, steps:..., '
+                                  'ramp:... or gen:... (as partnner simulate --trace); needed when nothing crossed '
+                                  'the link in the recording')
     p.add_argument('--trace-out', help='write the extracted link trace here ("<seconds> <Mbit/s>" lines)')
     p.add_argument('--plot', metavar='DIR', help='draw the recording and every replayed policy over time into DIR')
     p.add_argument('--json', action='store_true')
 
 
 def run(args) -> int:
-    import numpy as np
-
     from ..core.recording.bag import read_recording
     from ..core.recording.conditions import conditions
     from ..core.recording.replay import prediction, replay
     from ..core.simulation.metrics import format_table
     from ..core.simulation.scenario import SimProfile
     from ..core.simulation.simulator import SIM_POLICIES
+    from ..core.simulation.traces import trace_from_spec
     wanted = SIM_POLICIES if args.policy == 'all' else tuple(args.policy.split(','))
     unknown = [p for p in wanted if p not in SIM_POLICIES]
     if unknown:
@@ -47,7 +49,7 @@ def run(args) -> int:
         model = args.model or _named_model(rec)
         measured = profile_for(model, args.profile, args.profile_cache, sys.stderr)
         profile = SimProfile.from_profile(measured, args.codec, args.input_codec, choose_codecs=args.choose_codecs)
-        cond = conditions(rec, np.concatenate([[0.0], np.cumsum(profile.layer_ms)]), model)
+        cond = conditions(rec, profile, model, trace_from_spec(args.link) if args.link else None)
         runs, summary, notes = replay(cond, profile, wanted)
     except ValueError as e:
         print(f'partnner replay: {e}', file=sys.stderr)
@@ -85,6 +87,7 @@ def _describe(cond) -> dict:
     return {'policy': cond.policy, 'fps': cond.fps, 'duration_s': cond.duration_s, 'frames': len(cond.frames),
             'served': len(cond.served), 'probes': len(cond.probes), 'link_mean_mbps': cond.trace.mean_mbps,
             'delay_ms': cond.delay_ms, 'edge_factor': cond.edge_factor, 'cloud_factor': cond.cloud_factor,
+            'edge_io': cond.edge_io, 'cloud_io': cond.cloud_io, 'intake_ms': cond.intake_ms,
             'edge_load': [list(p) for p in cond.edge_load.points],
             'cloud_load': [list(p) for p in cond.cloud_load.points],
             'noise': cond.noise}
@@ -92,5 +95,10 @@ def _describe(cond) -> dict:
 
 def _text(cond) -> str:
     return (f'{cond.policy or "?"} recorded, {len(cond.frames)} frames at {cond.fps:.1f} fps over '
-            f'{cond.duration_s:.0f} s; link {cond.trace.mean_mbps:.2f} Mbit/s mean, robot {cond.edge_factor:.2f}x and '
-            f'server {cond.cloud_factor:.2f}x this machine')
+            f'{cond.duration_s:.0f} s; link {cond.trace.mean_mbps:.2f} Mbit/s mean; model layers '
+            f'{_x(cond.edge_factor)} on the robot and {_x(cond.cloud_factor)} on the server, the rest '
+            f'{_x(cond.edge_io)} and {_x(cond.cloud_io)}, against this machine')
+
+
+def _x(factor: float) -> str:
+    return f'{factor:.1f}x' if factor == factor else 'unmeasured'

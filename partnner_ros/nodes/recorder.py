@@ -9,6 +9,7 @@ timing's arrival here minus its camera stamp, both on the robot's clock.
 """
 
 import socket
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -66,6 +67,7 @@ class Recorder(Node):
             'robot': self.get_namespace(), 'host': socket.gethostname(),
             'started': datetime.now(timezone.utc).isoformat(timespec='seconds')})
         self.bytes = 0
+        self.started = (time.monotonic(), time.process_time())
         self.subs = []
         for topic, msg_type, profile in ALWAYS + ((FEATURES,) if features else ()) + ((IMAGES,) if images else ()):
             channel = self.writer.channel(self.resolve_topic_name(topic), datatype(msg_type))
@@ -79,13 +81,22 @@ class Recorder(Node):
         self.writer.write(channel, data, self.get_clock().now().nanoseconds)
         self.bytes += len(data)
 
+    def cpu_percent(self) -> float:
+        """The share of one CPU this process has used since it started recording."""
+        wall, cpu = time.monotonic() - self.started[0], time.process_time() - self.started[1]
+        return 100.0 * cpu / wall if wall > 0 else 0.0
+
     def _diagnostics(self):
-        return OK, f'recording to {self.writer.path}', {'messages': self.writer.messages,
-                                                        'bytes_in': self.bytes, 'file': str(self.writer.path)}
+        return OK, f'recording to {self.writer.path}', {
+            'messages': self.writer.messages, 'bytes_in': self.bytes, 'file': str(self.writer.path),
+            'cpu_percent': self.cpu_percent()}
 
     def destroy_node(self):
         """Finish the file (its index) before going."""
         self.writer.close()
+        self.get_logger().info(f'recorded {self.writer.messages} messages ({self.bytes / 1e6:.2f} MB in, '
+                               f'{self.writer.path.stat().st_size / 1e6:.2f} MB on disk) using '
+                               f'{self.cpu_percent():.2f}% of a CPU')
         super().destroy_node()
 
 

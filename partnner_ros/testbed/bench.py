@@ -63,6 +63,7 @@ class BenchOptions:
     tag: str = 'bench'
     startup_timeout: float = 180.0
     profile_repeats: int = 5
+    record: bool = False          # each run also recorded on the robot (recording.mcap in its folder)
 
 
 @dataclass
@@ -233,6 +234,9 @@ class Bench:
             **manager, 'edge_profile': calibration.robot_profile, 'cloud_profile': calibration.server_profile})
         self._start_node(run_procs, folder, 'overlay', robot, 'overlay', {})
         self._start_node(run_procs, folder, 'observer', robot, 'testbed.observer', {'out': str(folder.resolve())})
+        if self.opts.record:
+            self._start_node(run_procs, folder, 'recorder', robot, 'recorder',
+                             {'out': str((folder / 'recording.mcap').resolve())})
         self.server_cpu.add(run_procs['cloud'].pid)
 
     def _wait_ready(self, label: str, folder: Path, run_procs: dict) -> int:

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..adaptation.estimators import LinkEstimator
-from ..adaptation.frames import FrameRecord, Status, record_from_timing
+from ..adaptation.frames import FrameRecord, Status, record_from_timing, stamp_ns
 from ..adaptation.ledger import FrameLedger
+from ..simulation.scenario import SimProfile
 from ..simulation.traces import Steps, Trace
 from .bag import Recording
 
@@ -45,9 +46,12 @@ class Conditions:
     delay_ms: float
     edge_factor: float
     cloud_factor: float
+    edge_io: float   # the same for the rest of each side's work (see work_samples); nan where never measured
+    cloud_io: float
     edge_load: Steps
     cloud_load: Steps
     noise: float
+    intake_ms: float = 0.0  # the least a frame waited before the edge had it (camera delivery, conversion)
     t0_ns: int = 0  # the first camera stamp (the robot's clock): frame times count from it
     problems: list[str] = field(default_factory=list)
 
@@ -86,8 +90,8 @@ def link_samples(served: list[FrameRecord], num_layers: int, rtt_ms: float | Non
     """
     crossed = sorted((r for r in served if r.split < num_layers and r.payload_bytes > 0), key=lambda r: r.at_s)
     if not crossed:
-        raise ValueError('nothing crossed the link in this recording (edge-only all along): there is no link '
-                         'to replay; record a run that sends to the server (a split below the model, or partnner)')
+        raise ValueError('nothing crossed the link in this recording (edge-only all along): give the link to '
+                         'replay on with --link, or record a run that sends to the server')
     if rtt_ms is None:
         link = LinkEstimator()
         for r in crossed:
@@ -132,20 +136,42 @@ def speed(samples: list[tuple[float, float]]) -> tuple[float, Steps, float]:
     return typical, Steps(tuple(points)), float(np.std(residuals))
 
 
-def side_samples(served: list[FrameRecord], probes: list[FrameRecord], cum: np.ndarray,
-                 side: str) -> list[tuple[float, float]]:
-    """(time s, measured / profiled) of one side's model time, from every served frame and probe that ran
-    some of its layers (``cum``: the profile's cumulative layer ms, 0..n).
+def work_samples(rec: Recording, t0_ns: int, profile: SimProfile, side: str, part: str) -> list[tuple[float, float]]:
+    """(time s, measured / profiled) of one side's work on every frame and probe that got a result, against
+    what the profile on this machine says the same work takes: ``part`` 'model', its layers; 'io', the rest
+    (on the robot, taking the image in and encoding the payload, or postprocessing at edge-only; on the
+    server, decoding and postprocessing). The two are apart because they slow down differently: copying an
+    image is memory-bound, a convolution compute-bound, and a CPU quota throttles long work more.
     """
-    n = len(cum) - 1
+    n = profile.space.num_layers
+    cum = np.concatenate([[0.0], np.cumsum(profile.layer_ms)])
+    codec_ms = {(k, c): (e, d) for k, c, _, e, d in profile.extra}
     out = []
-    for r in sorted(served + probes, key=lambda r: r.at_s):
-        k = r.split
-        if side == 'edge' and k > 0 and r.edge_compute_ms > 0 and cum[k] > 0:
-            out.append((r.at_s - r.e2e_ms / 1e3, r.edge_compute_ms / cum[k]))
-        elif side == 'cloud' and k < n and r.cloud_compute_ms > 0 and cum[n] > cum[k]:
-            out.append((r.at_s - r.cloud_ms / 1e3, r.cloud_compute_ms / (cum[n] - cum[k])))
-    return out
+    for m in rec.of('frame_timing'):
+        t, k = m.msg, m.msg.split
+        if t.status != Status.OK or k > n or (side == 'cloud' and k == n):
+            continue
+        encode, decode = codec_ms.get((k, t.codec), (profile.encode_ms[k], profile.decode_ms[k]))
+        if side == 'edge':
+            done, profiled = ((t.edge_compute_ms if k > 0 else 0.0, cum[k]) if part == 'model' else
+                              (t.edge_preprocess_ms + t.edge_encode_ms + (t.edge_compute_ms if k == 0 else 0.0),
+                               profile.preprocess_ms + (profile.postprocess_ms if k == n else encode)))
+            at = (stamp_ns(t.header.stamp) - t0_ns) / 1e9
+        else:
+            done, profiled = ((t.cloud_compute_ms, cum[n] - cum[k]) if part == 'model' else
+                              (t.cloud_decode_ms + t.cloud_postprocess_ms, decode + profile.postprocess_ms))
+            at = (m.log_ns - t0_ns) / 1e9 - (t.cloud_decode_ms + t.cloud_compute_ms + t.cloud_postprocess_ms) / 1e3
+        if done > 0 and profiled > 0:
+            out.append((at, done / profiled))
+    return sorted(out)
+
+
+def intake(rec: Recording) -> float:
+    """The least time a frame that got a result waited at the edge before its work began, ms: what delivering
+    and converting the camera image costs at best (the rest of the wait is the pipeline being busy).
+    """
+    waits = [m.msg.edge_queue_ms for m in rec.of('frame_timing') if m.msg.status == Status.OK and not m.msg.probe]
+    return float(min(waits)) if waits else 0.0
 
 
 def camera_rate(frames: list[FrameRecord]) -> float:
@@ -163,13 +189,13 @@ def recorded_model(rec: Recording) -> tuple[str, str]:
     return model, policy
 
 
-def conditions(rec: Recording, cum_ms: np.ndarray, model: str = '') -> Conditions:
-    """The recorded run's conditions against a profile of its model (``cum_ms``: cumulative layer ms, the
-    model's layers 0..n on this machine); raises ValueError when the recording cannot be replayed.
+def conditions(rec: Recording, profile: SimProfile, model: str = '', link: Trace | None = None) -> Conditions:
+    """The recorded run's conditions against ``profile`` (its model profiled on this machine), on ``link``
+    if given (else the link the transfers saw); raises ValueError when the recording cannot be replayed.
     """
     frames, probes, t0 = records(rec)
     named, policy = recorded_model(rec)
-    n = len(cum_ms) - 1
+    n = profile.space.num_layers
     if any(r.split > n for r in frames + probes):
         raise ValueError(f'{rec.path}: splits up to {max(r.split for r in frames)}, but the model has {n} layers: '
                          'another model was recorded (give it with --model)')
@@ -178,9 +204,16 @@ def conditions(rec: Recording, cum_ms: np.ndarray, model: str = '') -> Condition
         raise ValueError(f'{rec.path}: no frame got a result in this recording')
     duration = max(r.at_s for r in frames)
     rtts = [m.msg.rtt_ms for m in rec.of('partition_state') if m.msg.rtt_ms > 0]
-    sent, rates, delay = link_samples(served + probes, n, float(np.median(rtts)) if rtts else None)
-    edge, edge_load, edge_noise = speed(side_samples(served, probes, cum_ms, 'edge'))
-    cloud, cloud_load, cloud_noise = speed(side_samples(served, probes, cum_ms, 'cloud'))
+    rtt = float(np.median(rtts)) if rtts else None
+    if link is None:
+        sent, rates, delay = link_samples(served + probes, n, rtt)
+        link = link_trace(sent, rates, duration, f'{rec.path.stem} link')
+    else:
+        delay = (rtt or 0.0) / 2
+    edge, edge_load, edge_noise = speed(work_samples(rec, t0, profile, 'edge', 'model'))
+    cloud, cloud_load, cloud_noise = speed(work_samples(rec, t0, profile, 'cloud', 'model'))
+    (edge_io, _, edge_io_noise), (cloud_io, _, cloud_io_noise) = (
+        speed(work_samples(rec, t0, profile, side, 'io')) for side in ('edge', 'cloud'))
     return Conditions(model or named, policy, n, camera_rate(frames), duration, frames, probes,
-                      link_trace(sent, rates, duration, f'{rec.path.stem} link'), delay, edge, cloud, edge_load,
-                      cloud_load, max(edge_noise, cloud_noise), t0, list(rec.problems))
+                      link, delay, edge, cloud, edge_io, cloud_io, edge_load, cloud_load,
+                      max(edge_noise, cloud_noise, edge_io_noise, cloud_io_noise), intake(rec), t0, list(rec.problems))

@@ -3,6 +3,7 @@ run as it happened beside them.
 """
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -17,22 +18,35 @@ FIXED = ('fixed', 'edge_only', 'cloud_only')
 
 def scenario(cond: Conditions, profile: SimProfile) -> tuple[Scenario, list[str]]:
     """The recorded conditions as a scenario on ``profile`` (the model profiled on this machine), and what
-    had to be assumed: a side the recording never measured runs at this machine's speed.
+    had to be assumed. Each side's model layers run at its measured factor; its other work (image intake
+    and codecs, postprocessing) at its own, by scaling those costs in the profile.
     """
-    notes = []
-    edge, cloud = cond.edge_factor, cond.cloud_factor
-    if math.isnan(edge):
-        notes.append("the recording never measured the robot's model time (nothing ran on it): replay assumes "
-                     "it is as fast as this machine")
-        edge = 1.0
-    if math.isnan(cloud):
-        notes.append("the recording never measured the server's model time: replay assumes it is as fast as "
-                     "this machine")
-        cloud = 1.0
+    notes: list[str] = []
+    edge = _factor(cond.edge_factor, cond.edge_io, 'robot', notes)
+    cloud = _factor(cond.cloud_factor, cond.cloud_io, 'server', notes)
+    edge_io = cond.edge_io / edge if math.isfinite(cond.edge_io) else 1.0
+    cloud_io = cond.cloud_io / cloud if math.isfinite(cond.cloud_io) else 1.0
+    post = cloud_io if math.isfinite(cond.cloud_io) else edge_io
+    scaled = replace(profile, preprocess_ms=profile.preprocess_ms * edge_io, encode_ms=profile.encode_ms * edge_io,
+                     decode_ms=profile.decode_ms * cloud_io, postprocess_ms=profile.postprocess_ms * post,
+                     extra=tuple((k, c, b, e * edge_io, d * cloud_io) for k, c, b, e, d in profile.extra))
     platform = Platform('recorded', edge_slowdown=edge, cloud_speedup=1.0 / cloud)
-    sc = Scenario(profile, platform, cond.trace, fps=cond.fps, cloud_load=cond.cloud_load, edge_load=cond.edge_load,
-                  delay_ms=cond.delay_ms, noise=min(max(cond.noise, 0.01), 0.5), duration_s=cond.duration_s)
+    sc = Scenario(scaled, platform, cond.trace, fps=cond.fps, cloud_load=cond.cloud_load, edge_load=cond.edge_load,
+                  delay_ms=cond.delay_ms, noise=min(max(cond.noise, 0.01), 0.5), duration_s=cond.duration_s,
+                  intake_ms=cond.intake_ms)
     return sc, notes
+
+
+def _factor(model: float, io: float, side: str, notes: list[str]) -> float:
+    """A side's factor on the model's layers: measured, else as its other work, else this machine's."""
+    if math.isfinite(model):
+        return model
+    if math.isfinite(io):
+        notes.append(f"the recording never measured the {side}'s model layers: replay assumes they slow down as "
+                     f'its other work does ({io:.1f}x this machine)')
+        return io
+    notes.append(f"the recording never measured the {side}'s work: replay assumes it is as fast as this machine")
+    return 1.0
 
 
 def recorded_splits(cond: Conditions) -> list[int]:

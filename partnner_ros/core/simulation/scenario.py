@@ -87,6 +87,7 @@ class Scenario:
     ping_every_s: float = 1.0
     result_bytes: int = 2000
     seed: int = 0
+    intake_ms: float = 0.0  # camera stamp to the frame in the edge's hands (delivery, conversion)
 
     @property
     def duration(self) -> float:

@@ -141,8 +141,10 @@ def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> 
     rows, codecs = [], []
     dropped = served = i = 0
     free = 0.0
+    intake = sc.intake_ms / 1e3
     while True:
-        j, s, skipped = next_frame(free, i, sc.fps)
+        j, s, skipped = next_frame(free - intake, i, sc.fps)
+        s += intake
         dropped += skipped
         if s >= sc.duration or j >= len(truth.noise_edge):
             break
@@ -184,11 +186,12 @@ def simulate_fixed(sc: Scenario, options, truth: Truth | None = None) -> list[Ru
     active = np.ones(lanes, dtype=bool)
     served = np.zeros(lanes, dtype=int)
     cols = {c: np.zeros((lanes, cap)) for c in ('start', 'arrival', 'latency', 'best', 'equivalent')}
+    intake = sc.intake_ms / 1e3
     while True:
-        latest = np.floor(free * sc.fps + 1e-9).astype(int)
+        latest = np.floor((free - intake) * sc.fps + 1e-9).astype(int)
         busy = latest >= nxt
         j = np.where(busy, latest, nxt)
-        s = np.where(busy, free, nxt / sc.fps)
+        s = np.where(busy, free, nxt / sc.fps + intake)
         dropped += np.where(busy & active, latest - nxt, 0)
         active &= (s < sc.duration) & (j < cap)
         lane = np.nonzero(active)[0]

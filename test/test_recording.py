@@ -16,6 +16,7 @@ from mcap.writer import Writer
 from rclpy.serialization import serialize_message
 from std_msgs.msg import Header
 
+from partnner_ros.core.model.profiler import profile as measure
 from partnner_ros.core.recording.bag import read_recording
 from partnner_ros.core.recording.conditions import conditions
 from partnner_ros.core.recording.replay import prediction, replay
@@ -26,15 +27,23 @@ from partnner_ros.core.simulation.traces import Trace, trace_from_spec
 from partnner_ros.msg import FrameTiming, PartitionState
 from partnner_ros.nodes.recorder import datatype, read_msg
 
-PROFILE = Path(__file__).parent.parent / 'results' / 'profiles' / 'resnet18.json'
 T0_NS = 1_800_000_000 * 10**9
 DELAY_MS = 10.0
+REPLAY = [sys.executable, '-P', '-m', 'partnner_ros', 'replay']
 TRACE = 'steps:20,4@10'  # 20 Mbit/s for 10 s, then 4
 
 
 @pytest.fixture(scope='module')
-def profile() -> SimProfile:
-    return SimProfile.from_profile(json.loads(PROFILE.read_text()))
+def profile_file(get_model, tmp_path_factory) -> Path:
+    """resnet18 profiled on this machine, as partnner profile --json writes it."""
+    path = tmp_path_factory.mktemp('profile') / 'resnet18.json'
+    path.write_text(json.dumps(measure(get_model('resnet18'), ['fp16+lz4', 'jpeg'], repeats=1, fidelity=False)))
+    return path
+
+
+@pytest.fixture(scope='module')
+def profile(profile_file) -> SimProfile:
+    return SimProfile.from_profile(json.loads(profile_file.read_text()))
 
 
 def middle_split(profile: SimProfile) -> int:
@@ -152,7 +161,7 @@ def test_several_robots_must_be_told_apart(tmp_path, profile):
 
 
 @pytest.mark.parametrize('damage', ['truncated', 'corrupted'])
-def test_a_damaged_recording_gives_what_it_holds(tmp_path, profile, damage):
+def test_a_damaged_recording_gives_what_it_holds(tmp_path, profile, profile_file, damage):
     path = write_recording(tmp_path / 'run.mcap', known_run(profile, middle_split(profile), seconds=600))
     whole = len(read_recording(path).of('frame_timing'))
     data = bytearray(path.read_bytes())
@@ -164,8 +173,8 @@ def test_a_damaged_recording_gives_what_it_holds(tmp_path, profile, damage):
     rec = read_recording(path)
     assert 0 < len(rec.of('frame_timing')) < whole
     assert rec.problems and 'unreadable after' in rec.problems[0]
-    done = subprocess.run([sys.executable, '-P', '-m', 'partnner_ros', 'replay', str(path), '--profile', str(PROFILE),
-                           '--policy', 'edge_only,cloud_only'], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([*REPLAY, str(path), '--profile', str(profile_file), '--policy', 'edge_only,cloud_only'],
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and 'Traceback' not in done.stderr, done.stderr[-2000:]
     assert 'unreadable after' in done.stderr and 'live (fixed)' in done.stdout
 
@@ -195,10 +204,10 @@ def test_the_replay_predicts_the_recorded_split(tmp_path, profile):
     assert summary['oracle']['mean_ms'] <= summary[row]['mean_ms'] * 1.001
 
 
-def test_the_replay_command_writes_the_trace_and_the_plot(tmp_path, profile):
+def test_the_replay_command_writes_the_trace_and_the_plot(tmp_path, profile, profile_file):
     path = write_recording(tmp_path / 'run.mcap', known_run(profile, middle_split(profile)))
-    done = subprocess.run([sys.executable, '-P', '-m', 'partnner_ros', 'replay', str(path), '--profile', str(PROFILE),
-                           '--trace-out', str(tmp_path / 'link.txt'), '--plot', str(tmp_path / 'plots'), '--json'],
+    done = subprocess.run([*REPLAY, str(path), '--profile', str(profile_file), '--json',
+                           '--trace-out', str(tmp_path / 'link.txt'), '--plot', str(tmp_path / 'plots')],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout)
@@ -207,6 +216,6 @@ def test_the_replay_command_writes_the_trace_and_the_plot(tmp_path, profile):
     trace = Trace.load(tmp_path / 'link.txt')
     assert trace.rate_at(3.0) == pytest.approx(20e6, rel=0.1) and trace.rate_at(15.0) == pytest.approx(4e6, rel=0.1)
     assert (tmp_path / 'plots' / 'replay.png').stat().st_size > 10_000
-    missing = subprocess.run([sys.executable, '-P', '-m', 'partnner_ros', 'replay', str(tmp_path / 'none.mcap')],
+    missing = subprocess.run([*REPLAY, str(tmp_path / 'none.mcap')],
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and 'no recording at' in missing.stderr and 'Traceback' not in missing.stderr

@@ -186,8 +186,28 @@ def test_corrupt_compressed_and_jpeg_data_is_rejected():
     img = encode('v0', torch.rand(1, 3, 16, 16), 'jpeg')
     with pytest.raises(CorruptPayload, match='jpeg'):
         decode(dataclasses.replace(img, data=b'\xff\xd8' + bytes(100)))
-    with pytest.raises(ShapeMismatch, match='jpeg is 16x16'):
+    with pytest.raises(ShapeMismatch, match='jpeg header says 16x16'):
         decode(dataclasses.replace(img, shape=(1, 3, 16, 8), raw_size=3 * 16 * 8))
+
+
+def declaring(jpeg: bytes, width: int, height: int) -> bytes:
+    """A JPEG whose frame header (SOF0) declares width x height, its data unchanged: a decompression bomb."""
+    at = jpeg.index(b'\xff\xc0') + 5  # marker, length (2), precision (1), then height and width
+    return jpeg[:at] + height.to_bytes(2, 'big') + width.to_bytes(2, 'big') + jpeg[at + 4:]
+
+
+@pytest.mark.parametrize('side', [20000, 30000])
+def test_a_jpeg_declaring_a_huge_image_is_refused_from_its_header(side):
+    """Found by fuzzing: a few hundred bytes declaring 20000x20000 made the cloud allocate gigabytes and
+    stall for seconds before refusing it. The header's size is now compared with the shape first."""
+    img = encode('v0', torch.rand(1, 3, 16, 16), 'jpeg')
+    bomb = declaring(img.data, side, side)
+    assert len(bomb) < 1000
+    with pytest.raises(ShapeMismatch, match=f'jpeg header says {side}x{side}'):
+        decode(dataclasses.replace(img, data=bomb))
+    # and when the shape claims the huge size as well, the size limit refuses it before any decoding
+    with pytest.raises(PayloadTooLarge):
+        decode(dataclasses.replace(img, data=bomb, shape=(1, 3, side, side), raw_size=3 * side * side))
 
 
 def test_bad_quantisation_parameters_are_rejected():

@@ -109,3 +109,14 @@ def test_compressed_images():
     assert np.array_equal(compressed_to_rgb8(msg), rgb)
     with pytest.raises(ImageConversionError, match='does not decode'):
         compressed_to_rgb8(CompressedImage(format='jpeg', data=b'\xff\xd8garbage'))
+
+
+@pytest.mark.parametrize('side', [20000, 30000])
+def test_a_compressed_image_declaring_a_huge_size_is_refused_before_decoding(side):
+    """Found by fuzzing: the edge decoded such a 334-byte JPEG (gigabytes, seconds) and served it as OK."""
+    ok, jpeg = cv2.imencode('.jpg', np.zeros((16, 16, 3), np.uint8))
+    data = jpeg.tobytes()
+    at = data.index(b'\xff\xc0') + 5  # SOF0: marker, length, precision, then height and width
+    bomb = data[:at] + side.to_bytes(2, 'big') * 2 + data[at + 4:]
+    with pytest.raises(ImageConversionError, match=f'declares {side}x{side} pixels'):
+        compressed_to_rgb8(CompressedImage(format='jpeg', data=bomb))

@@ -11,12 +11,18 @@ one raises :class:`ImageConversionError` naming the problem.
 import cv2
 import numpy as np
 
+from ..core.wire.formats import DecodeError, image_size
+
 # encoding -> (numpy dtype, channels)
 ENCODINGS = {
     'rgb8': (np.uint8, 3), 'bgr8': (np.uint8, 3), 'rgba8': (np.uint8, 4), 'bgra8': (np.uint8, 4),
     'mono8': (np.uint8, 1), '8UC1': (np.uint8, 1), '8UC3': (np.uint8, 3),
     'mono16': (np.uint16, 1), '16UC1': (np.uint16, 1), '32FC1': (np.float32, 1),
 }
+
+
+# the most pixels a camera image may have (8K is 33 MP): a larger one is refused before decoding
+MAX_PIXELS = 40_000_000
 
 
 class ImageConversionError(ValueError):
@@ -94,7 +100,17 @@ def image_to_rgb8(msg) -> np.ndarray:
 
 
 def compressed_to_rgb8(msg) -> np.ndarray:
-    """Decode a CompressedImage (jpeg or png) to RGB uint8."""
+    """Decode a CompressedImage (jpeg or png) to RGB uint8; its header's size is checked first (at most
+    ``MAX_PIXELS``), so a small file that declares a huge image is refused before anything is allocated.
+    """
+    try:
+        width, height = image_size(bytes(msg.data))
+    except DecodeError as e:
+        raise ImageConversionError(f'compressed image ({msg.format or "no format"}, {len(msg.data)} bytes) '
+                                   f'does not decode: {e}') from None
+    if width * height > MAX_PIXELS:
+        raise ImageConversionError(f'compressed image declares {width}x{height} pixels, over the '
+                                   f'{MAX_PIXELS / 1e6:.0f} MP a camera image may have')
     image = cv2.imdecode(np.frombuffer(msg.data, np.uint8), cv2.IMREAD_COLOR) if len(msg.data) else None
     if image is None:
         raise ImageConversionError(f'compressed image ({msg.format or "no format"}, {len(msg.data)} bytes) '

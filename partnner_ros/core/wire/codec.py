@@ -31,6 +31,7 @@ from .formats import (
     UnknownCodec,
     UnknownDtype,
     WireTensor,
+    image_size,
 )
 
 ZSTD_LEVEL = 3
@@ -174,6 +175,13 @@ def decode(t: WireTensor, limits: Limits = DEFAULT_LIMITS) -> torch.Tensor:
     if t.compression == JPEG:
         if len(t.shape) != 4 or t.shape[:2] != (1, 3):
             raise ShapeMismatch(f'tensor {t.name!r}: jpeg carries a 1 x 3 x H x W image, got {list(t.shape)}')
+        try:
+            width, height = image_size(t.data)
+        except CorruptPayload as e:
+            raise CorruptPayload(f'tensor {t.name!r}: not a decodable jpeg ({e})') from None
+        if (height, width) != tuple(t.shape[2:]):
+            raise ShapeMismatch(f'tensor {t.name!r}: jpeg header says {width}x{height}, '
+                                f'shape says {t.shape[3]}x{t.shape[2]}')
         img = cv2.imdecode(np.frombuffer(t.data, np.uint8), cv2.IMREAD_COLOR)
         if img is None:
             raise CorruptPayload(f'tensor {t.name!r}: not a decodable jpeg')

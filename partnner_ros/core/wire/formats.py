@@ -9,9 +9,12 @@ A ``jpeg@Q`` image travels exactly as a ``jpeg`` one (dtype uint8, compression
 jpeg): the quality only matters to the encoder.
 """
 
+import io
+import struct
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import JpegImagePlugin, PngImagePlugin
 
 FP16_MAX = 65504.0
 
@@ -147,3 +150,18 @@ class WireTensor:
     data: bytes
 
 
+def image_size(data) -> tuple[int, int]:
+    """(width, height) that an encoded image (JPEG or PNG) declares in its header, read without decoding it:
+    a few hundred bytes can declare an image of gigabytes, so sizes are checked before any decoder
+    allocates. Raises CorruptPayload when the data does not start as a JPEG or PNG image.
+    """
+    data = bytes(data)
+    plugin = JpegImagePlugin.JpegImageFile if data[:2] == b'\xff\xd8' else \
+        PngImagePlugin.PngImageFile if data[:8] == b'\x89PNG\r\n\x1a\n' else None
+    if plugin is None:
+        raise CorruptPayload('not a JPEG or PNG image')
+    try:
+        with plugin(io.BytesIO(data)) as image:  # the header only; Image.open would also refuse large sizes
+            return image.size
+    except (OSError, ValueError, SyntaxError, struct.error) as e:
+        raise CorruptPayload(f'not a readable image header ({type(e).__name__})') from None

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -101,4 +102,4 @@ def _text(cond) -> str:
 
 
 def _x(factor: float) -> str:
-    return f'{factor:.1f}x' if factor == factor else 'unmeasured'
+    return f'{factor:.1f}x' if math.isfinite(factor) else 'unmeasured'

@@ -104,7 +104,7 @@ def compressed_to_rgb8(msg) -> np.ndarray:
     ``MAX_PIXELS``), so a small file that declares a huge image is refused before anything is allocated.
     """
     try:
-        width, height = image_size(bytes(msg.data))
+        width, height = image_size(msg.data)
     except DecodeError as e:
         raise ImageConversionError(f'compressed image ({msg.format or "no format"}, {len(msg.data)} bytes) '
                                    f'does not decode: {e}') from None

@@ -6,13 +6,14 @@
   policy's estimator takes it: the payload and the answer over what is left of the transfer after the
   fixed cost of a round trip, learned from the payloads that are small for the link.
 * Each side's speed over time: its measured model time over what the profile on this machine says
-  the same layers take, per second, kept constant until it moves by more than noise.
+  the same layers take, and apart from it the rest of its work (image intake, codecs,
+  postprocessing), per second, kept constant until it moves by more than noise.
 
 Only durations measured on one host, and the robot's own clock, are used.
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -73,12 +74,13 @@ def records(rec: Recording) -> tuple[list[FrameRecord], list[FrameRecord], int]:
             r = record_from_timing(m.msg, m.log_ns)
         except (ValueError, AttributeError, TypeError):
             continue
-        stamps.append(m.msg.header.stamp.sec * 1_000_000_000 + m.msg.header.stamp.nanosec)
+        stamps.append(stamp_ns(m.msg.header.stamp))
         (probes.append(r) if r.probe else ledger.add(m.msg, m.log_ns))
     if not stamps:
         raise ValueError(f'{rec.path}: no frame timings recorded (topic frame_timing)')
     t0 = min(stamps)
-    shift = lambda r: FrameRecord(**{**r.__dict__, 'at_s': r.at_s - t0 / 1e9})  # noqa: E731
+    def shift(r: FrameRecord) -> FrameRecord:
+        return replace(r, at_s=r.at_s - t0 / 1e9)
     return [shift(r) for _, r in sorted(ledger.frames.items())], [shift(r) for r in probes], t0
 
 

@@ -25,17 +25,17 @@ def message_definition(datatype: str, read_msg: Callable[[str, str], str]) -> st
     """
     pkg, _, name = _split(datatype)
     main = read_msg(pkg, name)
-    deps: list[str] = []
+    deps: dict[str, str] = {}  # type -> its .msg text, in the order first used
     pending = _uses(pkg, main)
     while pending:
         dep = pending.pop(0)
         if dep in deps:
             continue
-        deps.append(dep)
         dep_pkg, _, dep_name = _split(dep)
-        pending += _uses(dep_pkg, read_msg(dep_pkg, dep_name))
-    return main.rstrip('\n') + ''.join(
-        f'{SEPARATOR}MSG: {dep}\n{read_msg(_split(dep)[0], _split(dep)[2]).rstrip(chr(10))}' for dep in deps) + '\n'
+        deps[dep] = read_msg(dep_pkg, dep_name)
+        pending += _uses(dep_pkg, deps[dep])
+    sections = ''.join(f'{SEPARATOR}MSG: {dep}\n' + text.rstrip('\n') for dep, text in deps.items())
+    return main.rstrip('\n') + sections + '\n'
 
 
 def _split(datatype: str) -> tuple[str, str, str]:

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from mcap.reader import make_reader
 from mcap.writer import Writer
 from rclpy.serialization import serialize_message
 from std_msgs.msg import Header
@@ -160,15 +161,24 @@ def test_several_robots_must_be_told_apart(tmp_path, profile):
         path, robot='/robot').of('frame_timing'))
 
 
-@pytest.mark.parametrize('damage', ['truncated', 'corrupted'])
+def compressed_records_at(path: Path) -> int:
+    """Where the compressed records of the recording's second chunk begin."""
+    with open(path, 'rb') as f:
+        chunk = make_reader(f).get_summary().chunk_indexes[1]
+    # opcode, length, start and end times, uncompressed size and CRC, compression name, records length
+    return chunk.chunk_start_offset + 1 + 8 + 8 + 8 + 8 + 4 + 4 + len(chunk.compression) + 8
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'corrupted', 'compressed data corrupted'])
 def test_a_damaged_recording_gives_what_it_holds(tmp_path, profile, profile_file, damage):
     path = write_recording(tmp_path / 'run.mcap', known_run(profile, middle_split(profile), seconds=600))
     whole = len(read_recording(path).of('frame_timing'))
     data = bytearray(path.read_bytes())
+    at = compressed_records_at(path) if damage == 'compressed data corrupted' else len(data) // 2
     if damage == 'truncated':
-        data = data[:len(data) // 2]
+        data = data[:at]
     else:
-        data[len(data) // 2:len(data) // 2 + 64] = bytes(64)
+        data[at:at + 64] = bytes(64)
     path.write_bytes(bytes(data))
     rec = read_recording(path)
     assert 0 < len(rec.of('frame_timing')) < whole

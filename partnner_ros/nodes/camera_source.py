@@ -15,7 +15,7 @@ from sensor_msgs.msg import Image
 
 from ..core.adaptation.frames import Status, stamp_ns
 from ..core.adaptation.ledger import FrameLedger
-from ..core.vision.sources import open_source
+from ..core.vision.sources import FrameSource, open_source
 from ..msg import FrameTiming
 from . import qos
 from .diagnostics import OK, Diagnostics
@@ -26,6 +26,8 @@ from .runner import run
 
 class CameraSource(Node):
     """Publishes frames from a source at a rate, or paced by the frames' outcomes."""
+
+    source: FrameSource | None = None  # none when the node failed to start
 
     def __init__(self):
         super().__init__('camera_source')
@@ -105,7 +107,8 @@ class CameraSource(Node):
 
     def destroy_node(self):
         """Close the frame source (video file or folder), then destroy the node."""
-        self.source.close()
+        if self.source is not None:
+            self.source.close()
         super().destroy_node()
 
 

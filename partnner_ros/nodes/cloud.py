@@ -82,6 +82,8 @@ class CloudNode(Node):
     each frame on ``frame_timing`` and heartbeats its load on ``cloud_status``.
     """
 
+    _worker: threading.Thread | None = None  # none when the node failed to start
+
     def __init__(self):
         super().__init__('cloud')
         p = self.params = Params(self)
@@ -246,11 +248,12 @@ class CloudNode(Node):
             **{f'rejected[{k}]': v for k, v in self.rejections.items()}}
 
     def destroy_node(self):
-        """Stop the serving thread (waiting up to 2 s for it), then destroy the node."""
+        """Stop the serving thread (it finishes the batch in hand), then destroy the node."""
         self._running = False
-        with self.cond:
-            self.cond.notify_all()
-        self._worker.join(timeout=2.0)
+        if self._worker is not None:
+            with self.cond:
+                self.cond.notify_all()
+            self._worker.join()
         super().destroy_node()
 
 

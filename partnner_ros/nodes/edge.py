@@ -58,6 +58,8 @@ class EdgeNode(Node):
     outcome on ``frame_timing`` and reads the cloud's records there too.
     """
 
+    _threads: tuple[threading.Thread, ...] = ()  # none when the node failed to start
+
     def __init__(self):
         super().__init__('edge')
         p = self.params = Params(self)
@@ -78,8 +80,8 @@ class EdgeNode(Node):
         self.create_timer(0.05, self._expire)
         self.diagnostics = Diagnostics(self, self._diagnostics)
         self._running = True
-        self._threads = [threading.Thread(target=self._compute_loop, name='edge-compute', daemon=True),
-                         threading.Thread(target=self._send_loop, name='edge-send', daemon=True)]
+        self._threads = (threading.Thread(target=self._compute_loop, name='edge-compute', daemon=True),
+                         threading.Thread(target=self._send_loop, name='edge-send', daemon=True))
         for t in self._threads:
             t.start()
         self.get_logger().info(
@@ -328,11 +330,12 @@ class EdgeNode(Node):
             'in_flight': len(self.in_flight), 'head_compute_ms': self.compute_ms}
 
     def destroy_node(self):
-        """Stop the compute and sender threads (waiting up to 2 s for each), then destroy the node."""
+        """Stop the compute and sender threads (each finishes the frame in hand), then destroy the node."""
         self._running = False
-        self.slot.close()
+        if self._threads:
+            self.slot.close()
         for t in self._threads:
-            t.join(timeout=2.0)
+            t.join()
         super().destroy_node()
 
 

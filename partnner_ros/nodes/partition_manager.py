@@ -12,7 +12,6 @@ import zlib
 
 import numpy as np
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 
 from ..core.adaptation import policies
@@ -27,12 +26,12 @@ from ..core.model.profile_data import Profile
 from ..msg import CloudStatus, FrameTiming, PartitionState
 from . import qos
 from .diagnostics import ERROR, OK, WARN, Diagnostics
+from .edge_control import EdgeControl
 from .params import Params, one_of
+from .requests import Outstanding
 from .runner import run
 
-PENDING_TIMEOUT_S = 1.0
-EDGE_FACTS = ['num_layers', 'model_fingerprint', 'split', 'layer_weights', 'split_elements', 'codec',
-              'input_codec']
+PING_TIMEOUT_S = 3.0
 
 
 def neurosurgeon_profile(policy: policies.Neurosurgeon, edge_file: str, cloud_file: str, space: SplitSpace):
@@ -55,13 +54,14 @@ class PartitionManager(Node):
     def __init__(self):
         super().__init__('partition_manager')
         self.num_layers: int | None = None
+        self.space: SplitSpace | None = None
         self.params = Params(self)
         edge_node, cloud_node = self._declare_parameters()
         p = self.params
 
-        self.space: SplitSpace | None = None
         self.fingerprint = ''
         self.policy: policies.Policy | None = None
+        self.policy_error = ''  # why the policy asked for could not be made
         self.health = CloudHealth(p.values['cloud_timeout'])
         self.cloud_fingerprint = ''
         # robots that share servers must not draw alike (see Partnner.server_load and ServerChoice)
@@ -71,16 +71,14 @@ class PartitionManager(Node):
         self.e2e = RollingStats(p.values['stats_window'])
         self.counts = {s: 0 for s in Status}
         self.per_split: dict[int, int] = {}
-        self.applied: tuple | None = None  # (split, probe_split, probe_every, codec, input_codec, server) on the edge
         self.reason = 'waiting for the edge'
         self.decision_us = RollingStats(100)
         self.pings = RollingStats(20)
+        self.pongs = 0
         self.probe_spend = ProbeSpend()
-        self._pending = None
-        self._pending_since = 0.0
-        self._ping = None
+        self.ping_request = Outstanding(PING_TIMEOUT_S)
 
-        self.edge = AsyncParameterClient(self, edge_node)
+        self.edge = EdgeControl(self, edge_node)
         self.cloud = AsyncParameterClient(self, cloud_node)
         self.state_pub = self.create_publisher(PartitionState, 'partition_state', qos.STATE)
         self.create_subscription(FrameTiming, 'frame_timing', self._on_timing, qos.RESULTS,
@@ -131,11 +129,21 @@ class PartitionManager(Node):
 
     def _check_policy(self, value):
         reason = one_of(policies.POLICIES)(value)
-        if reason is None and value == 'neurosurgeon' and not (
-                self.params.values.get('edge_profile') and self.params.values.get('cloud_profile')):
-            reason = 'neurosurgeon needs the edge_profile and cloud_profile parameters (profiles measured ' \
-                     'in advance on each machine)'
-        return reason
+        if reason is not None or value != 'neurosurgeon':
+            return reason
+        v = self.params.values
+        if not (v.get('edge_profile') and v.get('cloud_profile')):
+            return 'neurosurgeon needs the edge_profile and cloud_profile parameters (profiles measured in advance ' \
+                   'on each machine)'
+        try:
+            if self.space is not None:
+                self._make_policy({**v, 'policy': value})
+            else:  # before the edge is known, the profiles must at least load
+                for side in ('edge', 'cloud'):
+                    Profile.load(v[f'{side}_profile'])
+        except (ValueError, OSError) as e:
+            return f'neurosurgeon: {e}'
+        return None
 
     def _set_deadline(self, value):
         self.health.deadline_s = value
@@ -144,15 +152,25 @@ class PartitionManager(Node):
         if isinstance(self.policy, policies.Partnner):
             self.policy.budget = ProbeBudget(share)
 
-    def _rebuild_policy(self):
-        if self.space is None:
-            return
-        v = self.params.values
+    def _make_policy(self, v: dict) -> policies.Policy:
+        """The policy the parameters ``v`` name; raises ValueError or OSError when neurosurgeon's profiles
+        do not load or do not fit the edge's model.
+        """
+        assert self.space is not None and self.num_layers is not None
         policy = policies.make_policy(v['policy'], self.num_layers, min(v['split'], self.num_layers), self.space,
                                       probe_share=v['probe_budget'], seed=self.seed)
         if isinstance(policy, policies.Neurosurgeon):
             neurosurgeon_profile(policy, v['edge_profile'], v['cloud_profile'], self.space)
-        self.policy = policy
+        return policy
+
+    def _rebuild_policy(self):
+        if self.space is not None:
+            self.policy = self._make_policy(self.params.values)
+            self.policy_error = ''
+
+    def _policy_name(self) -> str:
+        """The policy that runs (edge_only when the one asked for could not be made)."""
+        return self.policy.name if self.policy is not None else self.params.values['policy']
 
     # --- inputs -------------------------------------------------------------------------------
     def _on_heartbeat(self, msg):
@@ -186,31 +204,26 @@ class PartitionManager(Node):
         self.probe_spend.observe(record, link.bandwidth.value if link is not None and link.known else float('nan'))
 
     def _send_ping(self):
-        if self._ping is not None or not self.cloud.services_are_ready():
-            return
         sent = time.monotonic()
-        self._ping = self.cloud.get_parameters(['num_layers'])
-        self._ping.add_done_callback(lambda f: self._on_pong(f, sent))
+        if self.ping_request.busy(sent) or not self.cloud.services_are_ready():
+            return
+        self.ping_request.start(self.cloud.get_parameters(['num_layers']), sent, lambda f: self._on_pong(f, sent))
 
     def _on_pong(self, future, sent):
-        self._ping = None
         if future.exception() is None:
+            self.pongs += 1
             self.pings.add((time.monotonic() - sent) * 1e3)
             if hasattr(self.policy, 'ping'):
                 self.policy.ping(self.pings.last)
 
     # --- decisions ----------------------------------------------------------------------------
     def _tick(self):
-        if self.num_layers is None:
-            self._discover_edge()
-            return
         now = time.monotonic()
-        if self._pending is not None:
-            if now - self._pending_since < PENDING_TIMEOUT_S:
-                return
-            # an answer lost on the way must not freeze the split (a dead cloud needs edge-only now)
-            self.get_logger().warn(f'the edge did not answer within {PENDING_TIMEOUT_S:.0f} s; asking again')
-            self._pending = None
+        if self.edge.busy(now):
+            return
+        if self.num_layers is None:
+            self.edge.read_facts(now, self._on_edge_discovered)
+            return
         t0 = time.perf_counter()
         target, reason = self.policy.choose()
         probe = self.policy.probe_split()
@@ -223,8 +236,8 @@ class PartitionManager(Node):
             target, reason = self.num_layers, f'{self.health.reason}: edge-only'
         wanted = (target, -1 if probe is None else probe, every if probe is not None else 0,
                   *self._codecs(target, probe), self._server(now, target))
-        if wanted != self.applied:
-            self._apply(wanted, reason)
+        if wanted != self.edge.applied:
+            self.edge.apply(wanted, now, lambda answer: self._on_applied(answer.result, wanted, reason))
         else:
             self.reason = reason
 
@@ -245,25 +258,7 @@ class PartitionManager(Node):
             self.policy.server_load(heard.wait_ms, heard.price)
         return server
 
-    def _discover_edge(self):
-        if self._pending is not None or not self.edge.services_are_ready():
-            return
-        self._pending, self._pending_since = self.edge.get_parameters(EDGE_FACTS), time.monotonic()
-        self._pending.add_done_callback(self._on_edge_discovered)
-
-    def _edge_answer(self, future, what: str):
-        """The edge's answer to the pending request, or None (logged; the next tick tries again)."""
-        self._pending = None
-        try:
-            return future.result()
-        except Exception as e:  # noqa: BLE001 - retried on the next tick
-            self.get_logger().warn(f'{what} failed: {e}')
-            return None
-
-    def _on_edge_discovered(self, future):
-        answer = self._edge_answer(future, 'reading the edge parameters')
-        if answer is None:
-            return
+    def _on_edge_discovered(self, answer):
         v = answer.values
         n = v[0].integer_value
         elements = list(v[4].integer_array_value)
@@ -271,7 +266,7 @@ class PartitionManager(Node):
                                 list(v[3].double_array_value), [max(e, 0) for e in elements],
                                 v[5].string_value, v[6].string_value)
         self.fingerprint = v[1].string_value
-        self.applied = (v[2].integer_value, None, None, None, None, None)
+        self.edge.applied = (v[2].integer_value, None, None, None, None, None)
         if self.params.values['fidelity_profile']:
             try:
                 self.space = self.space.with_codec_choice(Profile.load(self.params.values['fidelity_profile']))
@@ -284,7 +279,8 @@ class PartitionManager(Node):
         try:
             self._rebuild_policy()
         except (ValueError, OSError) as e:
-            self.get_logger().error(f'policy {self.params.values["policy"]}: {e}; using edge_only')
+            self.policy_error = f'policy {self.params.values["policy"]}: {e}'
+            self.get_logger().error(f'{self.policy_error}; using edge_only')
             self.policy = policies.EdgeOnly(n)
         self.get_logger().info(f'edge model {self.fingerprint}, {n} layers, policy {self.policy.name}')
 
@@ -298,26 +294,12 @@ class PartitionManager(Node):
                 image = image or self.policy.codec_for(0)
         return feature, image
 
-    def _apply(self, wanted: tuple, reason: str):
-        split, probe_split, probe_every, codec, input_codec, server = wanted
-        params = [Parameter('split', value=split), Parameter('probe_split', value=probe_split),
-                  Parameter('probe_every', value=probe_every)]
-        params += [Parameter(name, value=c) for name, c in (('codec', codec), ('input_codec', input_codec)) if c]
-        params += [Parameter('server', value=server)] if server is not None else []
-        # all at once: the edge's next frame takes the split with its codec, never with another's
-        self._pending, self._pending_since = self.edge.set_parameters_atomically(params), time.monotonic()
-        self._pending.add_done_callback(lambda f: self._on_applied(f, wanted, reason))
-
-    def _on_applied(self, future, wanted, reason):
-        answer = self._edge_answer(future, f'setting split {wanted[0]} on the edge')
-        if answer is None:
-            return
-        result = answer.result
+    def _on_applied(self, result, wanted, reason):
         if not result.successful:
             self.get_logger().error(f'the edge refused split {wanted[0]}: {result.reason}')
             return
-        previous = self.applied[0] if self.applied else None
-        self.applied, self.reason = wanted, reason
+        previous = self.edge.applied[0] if self.edge.applied else None
+        self.edge.applied, self.reason = wanted, reason
         if previous != wanted[0]:
             self.get_logger().info(f'split {previous} -> {wanted[0]}: {reason}')
             self._publish_state()
@@ -353,17 +335,17 @@ class PartitionManager(Node):
 
     def _codec_in_use(self) -> str:
         """The codec of the current split's payload ('' at edge-only or before the edge is known)."""
-        if not self.applied or self.space is None or self.applied[0] == self.num_layers:
+        if not self.edge.applied or self.space is None or self.edge.applied[0] == self.num_layers:
             return ''
-        split, _, _, codec, input_codec, _ = self.applied
+        split, _, _, codec, input_codec, _ = self.edge.applied
         if split == 0:
             return input_codec or self.space.input_codec
         return codec or self.space.codec
 
     def _publish_state(self):
-        msg = PartitionState(policy=self.params.values['policy'], model_fingerprint=self.fingerprint,
+        msg = PartitionState(policy=self._policy_name(), model_fingerprint=self.fingerprint,
                              codec=self._codec_in_use(),
-                             split=self.applied[0] if self.applied else 0, num_layers=self.num_layers or 0,
+                             split=self.edge.applied[0] if self.edge.applied else 0, num_layers=self.num_layers or 0,
                              reason=self.reason, cloud_alive=self.health.alive(time.monotonic()),
                              e2e_mean_ms=self.e2e.mean, e2e_p95_ms=self.e2e.p95,
                              frames_done=self.counts[Status.OK], frames_lost=self.counts[Status.LOST],
@@ -377,16 +359,21 @@ class PartitionManager(Node):
 
     def _diagnostics(self):
         alive = self.health.alive(time.monotonic())
-        level = ERROR if self.num_layers is None else OK if alive else WARN
-        split = self.applied[0] if self.applied else None
-        message = (f'split {split}: {self.reason}' if self.num_layers is not None
-                   else 'waiting for the edge parameter service')
+        edge = self.edge.ready()
+        level = ERROR if self.num_layers is None or not edge else OK if alive and not self.policy_error else WARN
+        split = self.edge.applied[0] if self.edge.applied else None
+        message = (f'no edge: {self.edge.name} does not answer' if not edge
+                   else 'reading the edge\'s model' if self.num_layers is None else f'split {split}: {self.reason}')
         return level, message, {
-            'policy': self.params.values['policy'], 'split': split, 'cloud_alive': alive,
+            'policy': self._policy_name(), 'policy_error': self.policy_error, 'split': split, 'edge_answers': edge,
+            'cloud_alive': alive,
             'e2e_mean_ms': self.e2e.mean, 'e2e_p95_ms': self.e2e.p95, 'frames_done': self.counts[Status.OK],
             'lost': self.counts[Status.LOST], 'dropped': self.counts[Status.DROPPED],
             'rejected': self.counts[Status.REJECTED], 'failed': self.counts[Status.FAILED],
-            'decision_us_mean': self.decision_us.mean, **self._server_values(), **self._estimates(),
+            'decision_us_mean': self.decision_us.mean, 'pings': self.pongs,
+            'ping_timeouts': self.ping_request.timeouts, 'edge_timeouts': self.edge.request.timeouts,
+            'edge_set_from_outside': self.edge.outside_sets,
+            **self._server_values(), **self._estimates(),
             **self._probe_shares(),
             **{f'frames_at_split[{k}]': v for k, v in sorted(self.per_split.items())}}
 

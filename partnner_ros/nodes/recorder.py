@@ -53,6 +53,8 @@ def read_msg(pkg: str, name: str) -> str:
 class Recorder(Node):
     """Subscribes to the robot's topics (serialized) and writes each message as it arrives."""
 
+    writer: RecordingWriter | None = None  # none when the node failed to start
+
     def __init__(self):
         super().__init__('recorder')
         p = Params(self)
@@ -93,16 +95,17 @@ class Recorder(Node):
 
     def destroy_node(self):
         """Finish the file (its index) before going."""
-        self.writer.close()
-        self.get_logger().info(f'recorded {self.writer.messages} messages ({self.bytes / 1e6:.2f} MB in, '
-                               f'{self.writer.path.stat().st_size / 1e6:.2f} MB on disk) using '
-                               f'{self.cpu_percent():.2f}% of a CPU')
+        if self.writer is not None:
+            self.writer.close()
+            self.get_logger().info(f'recorded {self.writer.messages} messages ({self.bytes / 1e6:.2f} MB in, '
+                                   f'{self.writer.path.stat().st_size / 1e6:.2f} MB on disk) using '
+                                   f'{self.cpu_percent():.2f}% of a CPU')
         super().destroy_node()
 
 
 def main(args=None):
-    """Run the recorder until shut down; the file is finished on the way out."""
-    return run(Recorder, args)
+    """Run the recorder until shut down; what was delivered by then is written, and the file finished."""
+    return run(Recorder, args, drain_s=0.3)
 
 
 if __name__ == '__main__':

@@ -131,8 +131,12 @@ class Session:
         stop([self.procs.pop(name)], grace_s=0.0 if sig == signal.SIGKILL else 5.0)
 
     def close(self) -> None:
-        """Stop every node (SIGINT, then SIGKILL) and destroy the watching node."""
-        stop(self.procs.values())
+        """Stop every node (SIGINT, then SIGKILL), recorders last so that they keep what the others sent
+        last, and destroy the watching node.
+        """
+        recorders = [p for key, p in self.procs.items() if key.rsplit('/', 1)[-1] == 'recorder']
+        stop(p for p in self.procs.values() if p not in recorders)
+        stop(recorders)
         self.procs.clear()
         self.node.destroy_node()
 

@@ -16,6 +16,7 @@ from mcap.exceptions import EndOfFile, McapError
 from mcap.records import Channel, Message, Metadata, Schema
 from mcap.stream_reader import StreamReader
 from mcap_ros2.decoder import DecoderFactory
+from zstandard import ZstdError
 
 # the robot's topics replay uses, by base name (the robot's namespace comes before)
 TOPICS = ('frame_timing', 'partition_state', 'cloud_status', 'diagnostics')
@@ -115,7 +116,7 @@ def _read_file(path: Path, wanted: set[str], robot: str | None, rec: Recording) 
                 elif isinstance(record, Message):
                     ok = _add(record, channels, schemas, decoders, wanted, robot, rec)
                     read, failed = read + (ok is True), failed + (ok is False)
-    except (McapError, ValueError, EOFError, OSError, struct.error, RuntimeError) as e:
+    except (McapError, ValueError, EOFError, OSError, struct.error, RuntimeError, ZstdError) as e:  # lz4: RuntimeError
         why = 'it ends mid-record (cut short)' if isinstance(e, (EndOfFile, EOFError)) else f'{type(e).__name__}: {e}'
         rec.problems.append(f'{path.name}: unreadable after {read} messages ({why}); using those before')
     if failed:

@@ -30,11 +30,16 @@ def _nodes(context):
     if unknown:
         raise ValueError(f'the plan has no stages {sorted(unknown)}; it has {[nd.name for nd in nodes]}')
     common = {**overrides(context, 'weights'), 'model': plan['model']}
-    remap_image = [('image_raw', arg('image_topic'))]
-    return [Node(package='partnner_ros', executable=EXECUTABLES[nd.kind], name=nd.name, namespace=arg('namespace'),
-                 output='screen', parameters=[arg('params_file'), {**common, **nd.params}],
-                 remappings=list(nd.remappings.items()) + (remap_image if nd.kind == 'edge' else []))
-            for nd in nodes if nd.name in wanted]
+
+    def stage(nd):
+        params, remappings = {**common, **nd.params}, list(nd.remappings.items())
+        if nd.kind == 'edge':  # the camera's node
+            params['image_transport'] = arg('image_transport')
+            remappings.append(('image_raw', arg('image_topic')))
+        return Node(package='partnner_ros', executable=EXECUTABLES[nd.kind], name=nd.name,
+                    namespace=arg('namespace'), output='screen', parameters=[arg('params_file'), params],
+                    remappings=remappings)
+    return [stage(nd) for nd in nodes if nd.name in wanted]
 
 
 def generate_launch_description():

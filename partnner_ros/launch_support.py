@@ -28,6 +28,9 @@ def common_arguments() -> list:
                               description='local weights file; empty: seeded random weights (never downloads)'),
         DeclareLaunchArgument('image_topic', default_value='image_raw',
                               description='camera image topic the edge (and overlay) subscribe to'),
+        DeclareLaunchArgument('image_transport', default_value='raw', choices=['raw', 'compressed'],
+                              description='camera transport: raw image_topic, or compressed '
+                                          'image_topic/compressed (JPEG or PNG)'),
         DeclareLaunchArgument('policy', default_value='partnner', choices=list(POLICIES),
                               description='partition policy of the manager'),
         DeclareLaunchArgument('split', default_value='',
@@ -72,10 +75,13 @@ def overrides(context, *names: str) -> dict:
 
 
 def node(context, executable: str, name: str, params: dict, remap_image: bool = False, robot: str = '') -> Node:
-    """A partnner_ros node with the params file and ``params``; remaps ``image_raw`` to image_topic if asked;
-    ``robot`` puts it in that namespace under the launch's ``namespace``.
+    """A partnner_ros node with the params file and ``params``; a camera node (``remap_image``) gets
+    image_topic for ``image_raw`` and image_transport; ``robot`` puts it in that namespace under the
+    launch's ``namespace``.
     """
     remappings = [('image_raw', LaunchConfiguration('image_topic').perform(context))] if remap_image else []
+    if remap_image:
+        params = {**params, 'image_transport': LaunchConfiguration('image_transport').perform(context)}
     namespace = LaunchConfiguration('namespace').perform(context)
     return Node(package='partnner_ros', executable=executable, name=name,
                 namespace=f'{namespace.rstrip("/")}/{robot}' if robot else namespace, output='screen',

@@ -108,5 +108,5 @@ class System(Session):
     def features_publisher(self):
         """A publisher on the cloud's features topic, to send it hand-made messages."""
         if self.features_pub is None:
-            self.features_pub = self.node.create_publisher(Features, 'features', qos.FEATURES)
+            self.features_pub = self.node.create_publisher(Features, 'features', qos.features())
         return self.features_pub

@@ -1,6 +1,7 @@
 """Codec round trips within stated bounds, and strict rejection of bad payloads."""
 
 import dataclasses
+import sys
 
 import pytest
 import torch
@@ -212,9 +213,27 @@ def test_a_jpeg_declaring_a_huge_image_is_refused_from_its_header(side):
 
 def test_bad_quantisation_parameters_are_rejected():
     w = good('int8')
-    for scale, zp in ((0.0, 0), (float('nan'), 0), (-1.0, 0), (0.1, 300)):
+    for scale, zp in ((0.0, 0), (float('nan'), 0), (float('inf'), 0), (-1.0, 0), (0.1, 300), (1e30, 0)):
         with pytest.raises(CorruptPayload, match='quantisation'):
             decode(dataclasses.replace(w, scale=scale, zero_point=zp))
+
+
+@pytest.mark.parametrize('name', ['fp32', 'fp32+zstd'])
+@pytest.mark.parametrize('value', [float('nan'), float('inf'), -float('inf'), 3e6])
+def test_values_that_are_not_finite_or_absurd_are_rejected(name, value):
+    x = activation((1, 8, 16, 16))
+    assert torch.equal(decode(encode('v', x, name)), x)
+    x[0, 3, 5, 7] = value
+    with pytest.raises(CorruptPayload, match='finite and within'):
+        decode(encode('v', x, name))
+
+
+@pytest.mark.parametrize('bits', [b'\x00\x7c', b'\x00\xfc', b'\x00\x7e'])  # +inf, -inf, nan (little-endian)
+def test_fp16_that_is_not_finite_is_rejected(bits):
+    w = encode('v', activation((1, 8, 16, 16)), 'fp16')
+    assert w.compression == '' and sys.byteorder == 'little'
+    with pytest.raises(CorruptPayload, match='finite and within'):
+        decode(dataclasses.replace(w, data=bits + bytes(w.data[2:])))
 
 
 def test_expected_shapes_are_enforced():

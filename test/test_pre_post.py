@@ -5,19 +5,32 @@ import pytest
 import torch
 
 from partnner_ros.core.vision.postprocess import DetectionSettings, top_k, yolo_detections
-from partnner_ros.core.vision.preprocess import ImageMeta, as_rgb, letterbox, resize_center_crop, stretch
+from partnner_ros.core.vision.preprocess import (
+    ImageMeta,
+    as_rgb,
+    letterbox,
+    letterbox_shape,
+    resize_center_crop,
+    stretch,
+)
 
 
-def test_letterbox_matches_ultralytics():
+@pytest.mark.parametrize('stride', [0, 32])
+def test_letterbox_matches_ultralytics(stride):
     from ultralytics.data.augment import LetterBox
+    from ultralytics.utils.ops import scale_boxes
     rng = np.random.default_rng(0)
-    for h, w in ((480, 640), (720, 1280), (640, 480), (333, 517)):
+    for h, w in ((480, 640), (720, 1280), (640, 480), (333, 517), (1080, 810)):
         img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-        ours, meta = letterbox(img, (640, 640))
-        theirs = LetterBox((640, 640), auto=False)(image=img)
-        assert ours.shape == (640, 640, 3)
+        ours, meta = letterbox(img, (640, 640), stride)
+        theirs = LetterBox((640, 640), auto=bool(stride), stride=stride or 32)(image=img)
+        assert ours.shape == theirs.shape == (*letterbox_shape(w, h, (640, 640), stride), 3), (h, w)
         assert np.array_equal(ours, theirs), (h, w)
         assert meta.width == w and meta.height == h
+        boxes = rng.uniform(0, 640, (20, 4))
+        boxes[:, 2:] = boxes[:, :2] + rng.uniform(1, 200, (20, 2))
+        back = scale_boxes(ours.shape[:2], torch.tensor(boxes), (h, w)).numpy()
+        assert np.allclose(meta.to_camera(boxes), back, atol=1e-3), (h, w)
 
 
 @pytest.mark.parametrize('resize', [
@@ -90,7 +103,8 @@ def test_detector_pipeline_runs_on_a_real_photo(get_model):
     for name in ('yolov8n', 'ssdlite320_mobilenet_v3_large'):
         model = get_model(name)
         x, meta = model.preprocess(image)
-        assert x.shape == model.input_shape and 0 <= float(x.min()) and float(x.max()) <= 1
+        assert tuple(x.shape) == (1, 3, *model.input_size_for(image.shape[1], image.shape[0]))
+        assert 0 <= float(x.min()) and float(x.max()) <= 1
         dets = model.postprocess(model.forward(x), meta, DetectionSettings(conf=0.0, max_det=20))
         assert 0 < len(dets) <= 20
         for d in dets:
@@ -105,3 +119,26 @@ def test_classifier_pipeline_reports_top_k_on_a_real_photo(get_model):
     scores = [c.score for c in classes]
     assert len(classes) == 5 and scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1 + 1e-6
     assert len({model.label(c.class_id) for c in classes}) == 5
+
+
+@pytest.mark.parametrize('size', [(480, 640), (720, 1280), (1080, 810), (640, 640)])
+def test_detections_equal_ultralytics_predict_with_its_defaults(get_model, photos, size):
+    """Rect letterbox (non-square cameras run a non-square input), iou 0.7, boxes mapped back as
+    ultralytics does: the same detections as YOLO.predict() on the same network."""
+    import copy
+
+    import cv2
+    from ultralytics import YOLO
+    model = get_model('yolov8n')
+    rgb = cv2.resize(photos[0], size[::-1])
+    x, meta = model.preprocess(rgb)
+    assert tuple(x.shape[2:]) == model.input_size_for(size[1], size[0])
+    ours = sorted(model.postprocess(model.forward(x), meta, DetectionSettings(conf=0.01)), key=lambda d: -d.score)
+    yolo = YOLO('yolov8n.yaml')
+    yolo.model = copy.deepcopy(model.module)
+    boxes = yolo.predict(np.ascontiguousarray(rgb[:, :, ::-1]), conf=0.01, verbose=False)[0].boxes
+    order = torch.argsort(boxes.conf, descending=True)
+    assert len(ours) == len(order) > 0
+    assert [d.class_id for d in ours] == boxes.cls[order].int().tolist()
+    assert np.allclose([d.score for d in ours], boxes.conf[order].numpy(), atol=1e-5)
+    assert np.allclose([d.box for d in ours], boxes.xyxy[order].numpy(), atol=1e-2)

@@ -161,23 +161,26 @@ def test_several_robots_must_be_told_apart(tmp_path, profile):
         path, robot='/robot').of('frame_timing'))
 
 
-def compressed_records_at(path: Path) -> int:
-    """Where the compressed records of the recording's second chunk begin."""
+def chunk_records(path: Path) -> tuple[int, int]:
+    """Where the compressed records of the recording's middle chunk begin, and their length."""
     with open(path, 'rb') as f:
-        chunk = make_reader(f).get_summary().chunk_indexes[1]
+        chunks = make_reader(f).get_summary().chunk_indexes
+    chunk = chunks[len(chunks) // 2]
     # opcode, length, start and end times, uncompressed size and CRC, compression name, records length
-    return chunk.chunk_start_offset + 1 + 8 + 8 + 8 + 8 + 4 + 4 + len(chunk.compression) + 8
+    start = chunk.chunk_start_offset + 1 + 8 + 8 + 8 + 8 + 4 + 4 + len(chunk.compression) + 8
+    return start, chunk.compressed_size
 
 
-@pytest.mark.parametrize('damage', ['truncated', 'corrupted', 'compressed data corrupted'])
+@pytest.mark.parametrize('damage', ['truncated', 'corrupted', 'compression header corrupted'])
 def test_a_damaged_recording_gives_what_it_holds(tmp_path, profile, profile_file, damage):
     path = write_recording(tmp_path / 'run.mcap', known_run(profile, middle_split(profile), seconds=600))
     whole = len(read_recording(path).of('frame_timing'))
     data = bytearray(path.read_bytes())
-    at = compressed_records_at(path) if damage == 'compressed data corrupted' else len(data) // 2
+    start, size = chunk_records(path)
     if damage == 'truncated':
-        data = data[:at]
-    else:
+        data = data[:len(data) // 2]
+    else:  # in the middle of the chunk's data, or where its zstd frame begins
+        at = start + (size // 2 if damage == 'corrupted' else 0)
         data[at:at + 64] = bytes(64)
     path.write_bytes(bytes(data))
     rec = read_recording(path)

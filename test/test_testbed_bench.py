@@ -1,6 +1,6 @@
-"""Smoke run of ``partnner bench``: two policies through a 10x bandwidth step, with the
-real nodes in two namespaces over a shaped link and the robot under a CPU quota (root
-only; skipped otherwise)."""
+"""Smoke run of ``partnner bench``: two policies on a link that starts near 0 Mbit/s (the nodes must
+start on a nominal link all the same) and then steps 20 -> 2 Mbit/s, with the real nodes in two
+namespaces over a shaped link and the robot under a CPU quota (root only; skipped otherwise)."""
 
 import json
 import os
@@ -28,7 +28,7 @@ def leftovers() -> list[str]:
 def test_bench_runs_two_policies_through_a_bandwidth_step_and_leaves_nothing(tmp_path):
     out = tmp_path / 'bench'
     bench_run = subprocess.Popen(
-        [sys.executable, '-P', '-m', 'partnner_ros', 'bench', '--trace', 'steps:20,2@6', '--duration', '12',
+        [sys.executable, '-P', '-m', 'partnner_ros', 'bench', '--trace', 'steps:0.05,20,20,2,2,2@2', '--duration', '12',
          '--fps', '4', '--model', 'resnet18', '--policies', 'partnner,neurosurgeon', '--oracle', 'none',
          '--tag', TAG, '--out', str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -44,16 +44,17 @@ def test_bench_runs_two_policies_through_a_bandwidth_step_and_leaves_nothing(tmp
     assert 5 <= data['calibration']['ratio'] <= 20
     for label, run in data['runs'].items():
         a = run['accounting']
-        # every camera frame has an outcome: a result, or a counted stale drop
+        # every camera frame has an outcome: a result, a counted stale drop, or lost in the first 2 s
         assert a['frames_in'] >= 40, (label, a)
-        assert a['ok'] + a['dropped'] == a['frames_in'], (label, a)
-        assert a['ok'] >= 10 and run['mean_ms'] > 0
+        assert a['ok'] + a['dropped'] + a['lost'] == a['frames_in'] and a['lost'] <= 8, (label, a)
+        assert a['ok'] >= 5 and run['mean_ms'] > 0
         folder = out / 'runs' / label
         for name in ('frames.csv', 'images.csv', 'states.csv', 'summary.md', 'timeline.png'):
             assert (folder / name).stat().st_size > 0, (label, name)
         applied = json.loads((folder / 'run.json').read_text())['applied']
-        step = [t for t, what in applied if what == 'link 2.000 Mbit/s']
-        assert len(step) == 1 and 5.9 <= step[0] <= 6.5, applied
+        first, up, down = ([t for t, what in applied if what == f'link {mbps} Mbit/s']
+                           for mbps in ('0.050', '20.000', '2.000'))
+        assert first[0] <= 0.5 and 1.9 <= up[0] <= 2.5 and 5.9 <= down[0] <= 6.5, applied
     assert 'neurosurgeon' in (out / 'report.md').read_text()
 
 

@@ -9,17 +9,15 @@ whatever rate the pipeline sustains, and no frame goes stale.
 
 import time
 
-import cv2
 from rclpy.node import Node
-from sensor_msgs.msg import Image
 
 from ..core.adaptation.frames import Status, stamp_ns
 from ..core.adaptation.ledger import FrameLedger
 from ..core.vision.sources import FrameSource, open_source
 from ..msg import FrameTiming
 from . import qos
+from .camera_input import advertise_camera, declare_transport
 from .diagnostics import OK, Diagnostics
-from .image_conversion import array_to_image
 from .params import Params, one_of
 from .runner import run
 
@@ -41,16 +39,16 @@ class CameraSource(Node):
         p.declare('loop', True, 'start over at the end of the source')
         p.declare('max_frames', 0, 'stop after this many frames; 0: never', int_range=(0, 2 ** 31 - 1))
         p.declare('frame_id', 'camera', 'frame_id of the published images')
-        p.declare('encoding', 'bgr8', 'encoding of the published images', check=one_of(['bgr8', 'rgb8']))
+        p.declare('encoding', 'bgr8', 'encoding of the published raw images', check=one_of(['bgr8', 'rgb8']))
+        transport = declare_transport(p)
         p.declare('pace_by_results', False, 'publish the next frame only when the previous one has an outcome '
                   'on frame_timing (or pace_timeout passed)', read_only=True)
         p.declare('pace_timeout', 5.0, 'seconds to wait for an outcome when paced', float_range=(0.01, 600.0))
-        p.declare('min_subscribers', 1, 'hold frames until this many subscribers match image_raw (the demo '
+        p.declare('min_subscribers', 1, 'hold frames until this many subscribers match the camera topic (the demo '
                   'waits for the edge and the overlay); 0: never wait', int_range=(0, 1000))
 
         self.source = open_source(source, width, height)
-        self.pub = self.create_publisher(Image, 'image_raw', qos.IMAGE_PUB,
-                                         event_callbacks=qos.pub_events(self, 'image_raw'))
+        self.pub, self._to_msg = advertise_camera(self, transport)
         self.sent = 0
         self.finished = False
         self.waiting_since: float | None = None
@@ -94,9 +92,7 @@ class CameraSource(Node):
                 return
             self.source.rewind()
             frame = self.source.next()
-        if v['encoding'] == 'bgr8':
-            frame = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
-        msg = array_to_image(frame, v['encoding'])
+        msg = self._to_msg(frame, v['encoding'])
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = v['frame_id']
         if v['pace_by_results']:

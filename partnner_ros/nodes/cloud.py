@@ -66,13 +66,13 @@ class Robot:
         if node.stop == node.model.num_layers:
             self.results = ResultPublisher(node, node.model, node.params, prefix)
         else:
-            self.features_out = node.create_publisher(Features, prefix + 'features_out', qos.FEATURES,
+            self.features_out = node.create_publisher(Features, prefix + 'features_out', qos.features(),
                                                       event_callbacks=qos.pub_events(node, prefix + 'features_out'))
         self.timing_pub = node.create_publisher(FrameTiming, prefix + 'frame_timing', qos.RESULTS,
                                                 event_callbacks=qos.pub_events(node, prefix + 'frame_timing'))
         self.status_pub = node.create_publisher(CloudStatus, prefix + 'cloud_status', qos.HEARTBEAT)
         features = prefix + ('features/' + node.server if node.server else 'features')
-        node.create_subscription(Features, features, lambda msg: node.enqueue(self, msg), qos.FEATURES,
+        node.create_subscription(Features, features, lambda msg: node.enqueue(self, msg), qos.features(),
                                  event_callbacks=qos.sub_events(node, features))
 
 
@@ -132,7 +132,9 @@ class CloudNode(Node):
     def enqueue(self, robot: Robot, msg) -> None:
         """Queue a robot's feature message (a full queue drops its oldest request, reported as DROPPED)."""
         with self.cond:
-            evicted = self.queue.push((robot, msg), msg.split, time.monotonic(), probe=msg.probe)
+            # one batch, one input size: cameras of other sizes feed other shapes
+            evicted = self.queue.push((robot, msg), (msg.split, msg.image_width, msg.image_height), time.monotonic(),
+                                      probe=msg.probe)
             self.cond.notify()
         if evicted is not None:
             self._finish(*evicted.item, Status.DROPPED, 'cloud queue full: a newer frame arrived')
@@ -154,8 +156,9 @@ class CloudNode(Node):
             robot, msg = req.item
             try:
                 check_features(self.model, msg, self.stop)
-                ready.append((req, codecs.decode_all([msg_to_wire(t) for t in msg.tensors],
-                                                     list(self.model.live_shapes(msg.split)))))
+                shapes = self.model.live_shapes(msg.split, self.model.input_size_for(msg.image_width,
+                                                                                     msg.image_height))
+                ready.append((req, codecs.decode_all([msg_to_wire(t) for t in msg.tensors], list(shapes))))
             except (Rejected, formats.DecodeError) as e:
                 self._finish(robot, msg, Status.REJECTED, str(e) if isinstance(e, Rejected)
                              else f'{type(e).__name__}: {e}')

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import torch
 from rclpy.node import Node
-from sensor_msgs.msg import CompressedImage, Image
 
 from ..core.adaptation.frames import Status, stamp_ns
 from ..core.wire import codec as codecs
@@ -24,8 +23,9 @@ from ..core.wire import formats
 from ..core.wire.flow import InFlight, LatestSlot
 from ..msg import Features, FrameTiming
 from . import qos
+from .camera_input import declare_transport, subscribe_camera
 from .diagnostics import ERROR, OK, WARN, Diagnostics
-from .image_conversion import compressed_to_rgb8, image_to_rgb8
+from .image_conversion import ImageConversionError
 from .inference import ResultPublisher, declare_model, emulate_load
 from .messages import timing_msg, wire_to_msg
 from .params import Params, one_of, server_name
@@ -103,8 +103,8 @@ class EdgeNode(Node):
         p.declare('max_in_flight', 1, 'frames sent to the cloud and not yet answered, at most. 1 gives each '
                   'frame the lowest latency (a second one would queue behind it on a busy link, and it is '
                   'staler than the frame taken when the answer comes); more raises throughput, as a '
-                  'pipeline over several stages needs',
-                  int_range=(1, 16), on_change=lambda _: self.slot.wake())
+                  'pipeline over several stages needs (the features topic keeps this many and a probe)',
+                  int_range=(1, qos.MAX_IN_FLIGHT), read_only=True)
         p.declare('result_timeout', 2.0, 'seconds after which an unanswered frame counts as lost',
                   float_range=(0.05, 600.0))
         p.declare('probe_split', -1, 'split measured by shadow probes (a copy of a frame sent or run at '
@@ -119,12 +119,11 @@ class EdgeNode(Node):
                   read_only=True)
         p.declare('split_elements', elements, 'tensor elements crossing each split 0..n, -1 where a split is '
                   'not usable (set by the node)', read_only=True)
-        return p.declare('image_transport', 'raw', 'raw: subscribe image_raw; compressed: '
-                         'image_raw/compressed', read_only=True, check=one_of(['raw', 'compressed']))
+        return declare_transport(p)
 
     def _wire_topics(self, transport: str) -> None:
         """Create the result, features and frame_timing publishers and the frame_timing and image
-        subscriptions (``image_raw`` or ``image_raw/compressed``, as ``transport`` says).
+        subscriptions (the camera's as ``transport`` says).
         """
         self.results = ResultPublisher(self, self.model, self.params)
         self._features_pubs: dict = {}
@@ -133,15 +132,7 @@ class EdgeNode(Node):
         self.timing_pub = self.create_publisher(FrameTiming, 'frame_timing', qos.RESULTS,
                                                 event_callbacks=qos.pub_events(self, 'frame_timing'))
         self.timing_sub = self.create_subscription(FrameTiming, 'frame_timing', self._on_timing, qos.RESULTS)
-        if transport == 'compressed':
-            self.image_sub = self.create_subscription(CompressedImage, 'image_raw/compressed', self._on_image,
-                                                      qos.IMAGE_SUB,
-                                                      event_callbacks=qos.sub_events(self, 'image_raw/compressed'))
-            self._to_rgb = compressed_to_rgb8
-        else:
-            self.image_sub = self.create_subscription(Image, 'image_raw', self._on_image, qos.IMAGE_SUB,
-                                                      event_callbacks=qos.sub_events(self, 'image_raw'))
-            self._to_rgb = image_to_rgb8
+        self.image_sub, self._to_rgb = subscribe_camera(self, transport, self._on_image)
 
     def _split_space_facts(self) -> tuple[list[float], list[int]]:
         n = self.model.num_layers
@@ -177,9 +168,9 @@ class EdgeNode(Node):
     # --- helpers ------------------------------------------------------------------------------
     def _report(self, frame: Frame, status: Status, error: str, split: int | None = None):
         self.counts[status] += 1
-        if status in (Status.FAILED,):
+        if status in (Status.FAILED, Status.REJECTED):
             self.last_error = error
-            key = error.split(':')[0]
+            key = error.split(':')[0]  # an exception's class name, or a fixed kind
             if key not in self._logged_errors:
                 self._logged_errors.add(key)
                 self.get_logger().error(f'frame {frame.seq}: {error} (counted; further such errors are not logged)')
@@ -193,7 +184,8 @@ class EdgeNode(Node):
             if server not in self._features_pubs:
                 topic = f'features/{server}' if server else 'features'
                 self._features_pubs[server] = self.create_publisher(
-                    Features, topic, qos.FEATURES, event_callbacks=qos.pub_events(self, topic))
+                    Features, topic, qos.features(self.params.values['max_in_flight']),
+                    event_callbacks=qos.pub_events(self, topic))
             return self._features_pubs[server]
 
     def _cloud_matched(self, server: str | None = None) -> bool:
@@ -216,6 +208,8 @@ class EdgeNode(Node):
             if frame is not None:
                 try:
                     self._process(frame)
+                except ImageConversionError as e:
+                    self._report(frame, Status.REJECTED, f'bad camera image: {e}')
                 except Exception as e:  # noqa: BLE001 - a bad frame must not stop the node
                     self._report(frame, Status.FAILED, f'{type(e).__name__}: {e}')
 
@@ -317,16 +311,17 @@ class EdgeNode(Node):
 
     def _diagnostics(self):
         v = self.params.values
-        lost, failed = self.counts[Status.LOST], self.counts[Status.FAILED]
-        level = ERROR if failed and failed >= self.counts[Status.OK] else WARN if lost or failed else OK
+        lost, failed, rejected = self.counts[Status.LOST], self.counts[Status.FAILED], self.counts[Status.REJECTED]
+        level = ERROR if failed and failed >= self.counts[Status.OK] else WARN if lost or failed or rejected else OK
         message = f'split {v["split"]}/{self.model.num_layers}' + (f'; last error: {self.last_error}'
                                                                     if self.last_error else '')
         return level, message, {
             'model': self.model.name, 'fingerprint': self.model.fingerprint, 'split': v['split'], 'server': v['server'],
             'codec': v['codec'], 'cameras': self.image_sub.get_publisher_count(),
+            'features_depth': self._features_pub(v['server']).qos_profile.depth,
             'cloud_matched': self._cloud_matched(), 'frames_in': self.frames_in,
             'results_here': self.counts[Status.OK],
-            'dropped_stale': self.counts[Status.DROPPED], 'lost': lost, 'failed': failed,
+            'dropped_stale': self.counts[Status.DROPPED], 'lost': lost, 'failed': failed, 'rejected': rejected,
             'in_flight': len(self.in_flight), 'head_compute_ms': self.compute_ms}
 
     def destroy_node(self):

@@ -11,7 +11,7 @@ one raises :class:`ImageConversionError` naming the problem.
 import cv2
 import numpy as np
 
-from ..core.wire.formats import DecodeError, image_size
+from ..core.wire.formats import MAX_PIXELS, DecodeError, image_size
 
 # encoding -> (numpy dtype, channels)
 ENCODINGS = {
@@ -19,10 +19,6 @@ ENCODINGS = {
     'mono8': (np.uint8, 1), '8UC1': (np.uint8, 1), '8UC3': (np.uint8, 3),
     'mono16': (np.uint16, 1), '16UC1': (np.uint16, 1), '32FC1': (np.float32, 1),
 }
-
-
-# the most pixels a camera image may have (8K is 33 MP): a larger one is refused before decoding
-MAX_PIXELS = 40_000_000
 
 
 class ImageConversionError(ValueError):

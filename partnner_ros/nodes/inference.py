@@ -35,7 +35,7 @@ def declare_model(params):
               'loaded machine without CPU quotas (experiments and tests; 0 in production)',
               float_range=(0.0, 1000.0))
     p.declare('conf', 0.25, 'detection confidence threshold', float_range=(0.0, 1.0))
-    p.declare('iou', 0.45, 'NMS IoU threshold', float_range=(0.0, 1.0))
+    p.declare('iou', 0.7, 'NMS IoU threshold (0.7: as ultralytics predict)', float_range=(0.0, 1.0))
     p.declare('max_det', 300, 'most detections per frame', int_range=(1, 10000))
     p.declare('top_k', 5, 'classes reported per frame by classifiers', int_range=(1, 1000))
     return model

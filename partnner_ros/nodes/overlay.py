@@ -14,8 +14,9 @@ from sensor_msgs.msg import Image
 
 from ..msg import Classification, Detection2DArray
 from . import qos
+from .camera_input import declare_transport, subscribe_camera
 from .diagnostics import OK, WARN, Diagnostics
-from .image_conversion import ImageConversionError, array_to_image, image_to_rgb8
+from .image_conversion import ImageConversionError, array_to_image
 from .params import Params
 from .runner import run
 
@@ -58,22 +59,22 @@ def draw_classes(image: np.ndarray, msg: Classification) -> np.ndarray:
 
 
 class Overlay(Node):
-    """Draws ``detections`` or ``classification`` onto the matching ``image_raw`` frame (by header stamp)
-    and publishes it on ``overlay``.
+    """Draws ``detections`` or ``classification`` onto the matching camera frame (by header stamp; raw or
+    compressed, as ``image_transport`` says) and publishes it, raw, on ``overlay``.
     """
 
     def __init__(self):
         super().__init__('overlay')
         p = self.params = Params(self)
         p.declare('image_cache', 30, 'camera frames kept while waiting for their results', int_range=(1, 1000))
+        transport = declare_transport(p)
         self.images: OrderedDict = OrderedDict()
         self.published = 0
         self.unmatched = 0
         self.bad_images = 0
         self.pub = self.create_publisher(Image, 'overlay', qos.IMAGE_PUB,
                                          event_callbacks=qos.pub_events(self, 'overlay'))
-        self.create_subscription(Image, 'image_raw', self._on_image, qos.IMAGE_SUB,
-                                 event_callbacks=qos.sub_events(self, 'image_raw'))
+        self.image_sub, self._to_rgb = subscribe_camera(self, transport, self._on_image)
         self.create_subscription(Detection2DArray, 'detections', lambda m: self._on_result(m, draw_detections),
                                  qos.RESULTS, event_callbacks=qos.sub_events(self, 'detections'))
         self.create_subscription(Classification, 'classification', lambda m: self._on_result(m, draw_classes),
@@ -93,7 +94,7 @@ class Overlay(Node):
             self.unmatched += 1
             return
         try:
-            rgb = image_to_rgb8(image_msg)
+            rgb = self._to_rgb(image_msg)
         except ImageConversionError as e:
             if not self.bad_images:
                 self.get_logger().error(f'cannot draw on camera image: {e} (counted; not logged again)')

@@ -2,9 +2,12 @@
 
 * Images: sensor-data QoS (best effort, keep last 5, REP-2003) for subscriptions;
   the camera source publishes reliable, which matches every subscriber.
-* Features: reliable, keep last 2. A feature message is several hundred KB that
-  DDS fragments; best effort loses the whole frame when one fragment drops. Depth
-  2 matches the edge's frames in flight, and the edge counts anything unanswered.
+* Features: reliable, keep last (frames in flight + 1). A feature message is several
+  hundred KB that DDS fragments; best effort loses the whole frame when one fragment
+  drops. A writer keeping fewer than the edge may have unanswered (its frames and a
+  probe) would overwrite one still unacknowledged on a slow link; a reader keeps as
+  many as any edge may send (``MAX_IN_FLIGHT``), and the edge counts anything
+  unanswered.
 * Results and frame timing: reliable, keep last 50: small, and every record
   counts for latency accounting and for consumers.
 * Partition state: reliable, transient local, depth 1, so late joiners (rviz,
@@ -17,7 +20,14 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 
 IMAGE_SUB = qos_profile_sensor_data
 IMAGE_PUB = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
-FEATURES = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+MAX_IN_FLIGHT = 16  # frames an edge (or a pipeline stage) may have unanswered, at most
+
+
+def features(in_flight: int = MAX_IN_FLIGHT) -> QoSProfile:
+    """QoS of the features topics for ``in_flight`` unanswered frames (and a probe)."""
+    return QoSProfile(depth=in_flight + 1, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+
+
 RESULTS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
 STATE = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST,
                    durability=DurabilityPolicy.TRANSIENT_LOCAL)

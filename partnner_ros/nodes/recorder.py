@@ -32,7 +32,7 @@ ALWAYS = (('frame_timing', FrameTiming, qos.RESULTS), ('partition_state', Partit
           ('classification', Classification, qos.RESULTS),
           ('/diagnostics', DiagnosticArray, QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
                                                        history=HistoryPolicy.KEEP_LAST)))
-FEATURES = ('features', Features, qos.FEATURES)
+FEATURES = ('features', Features, qos.features())
 IMAGES = ('image_raw', Image, qos.IMAGE_SUB)
 
 

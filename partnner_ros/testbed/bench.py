@@ -38,6 +38,9 @@ CALIBRATION_ATTEMPTS = 5
 # the edge's deadline for a result: a 130 KB image at an HSDPA trough (0.2 Mbit/s) takes
 # 5 s, which is late, not lost (the default, 2 s, suits a robot that would rather fall back)
 RESULT_TIMEOUT_S = 10.0
+# the link while the nodes start (DDS discovery, parameter services): a trace that begins near 0 Mbit/s would
+# keep them from ever getting ready; the trace takes over at the first camera frame
+STARTUP_MBPS = 20.0
 
 
 @dataclass
@@ -100,7 +103,7 @@ class Bench:
     # --- set-up and tear-down ------------------------------------------------------------------
     def __enter__(self) -> 'Bench':
         self.trace = trace_from_spec(self.opts.trace)
-        self.link.mbps = max(self.trace.rate_at(0.0) / 1e6, 0.01)
+        self.link.mbps = STARTUP_MBPS
         self.link.up()
         try:
             self.robot_cpu = CpuQuota(f'{self.opts.tag}-robot', 1.0 / self.opts.edge_slowdown)
@@ -202,14 +205,14 @@ class Bench:
         return folder
 
     def _fresh_run(self, label: str, calibration: Calibration) -> Path:
-        """The run's folder, emptied of a previous run's outputs, with the link at the trace's
-        first rate, the server unthrottled and the robot at the calibrated quota.
+        """The run's folder, emptied of a previous run's outputs, with the link at its start-up rate,
+        the server unthrottled and the robot at the calibrated quota.
         """
         folder = self.opts.out / 'runs' / label.replace(':', '_')
         folder.mkdir(parents=True, exist_ok=True)
         for stale in ('ready', 'frames.csv', 'images.csv', 'states.csv', 'run.json'):
             (folder / stale).unlink(missing_ok=True)
-        self.link.set_rate(max(self.trace.rate_at(0.0) / 1e6, 0.01))
+        self.link.set_rate(STARTUP_MBPS)
         self.server_cpu.set(None)
         self.robot_cpu.set(calibration.robot_cpus)
         return folder

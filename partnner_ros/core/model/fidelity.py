@@ -170,7 +170,7 @@ def measure(model: SplitModel, codec_names: Sequence[str], images: Sequence[Phot
             for k in ks:
                 live = model.graph.live(k)
                 wire = [codecs.encode(f'v{v}', values[v], name) for v in live]
-                out = model.tail(codecs.decode_all(wire, list(model.live_shapes(k))), k)
+                out = model.tail(codecs.decode_all(wire, list(model.live_shapes(k, tuple(x.shape[2:])))), k)
                 tally.add(k, group, ref, tally.results(out, meta))
     result: dict[int, dict[str, dict[str, float]]] = {}
     for name in codec_names:

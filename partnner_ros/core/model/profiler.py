@@ -34,11 +34,14 @@ def sample_image() -> np.ndarray | None:
 
 
 def model_input(model: SplitModel, image: np.ndarray | None = None) -> torch.Tensor:
-    """The model input for ``image`` (else the photo bundled with ultralytics, else a deterministic synthetic image)."""
+    """The model input for ``image`` (else the photo bundled with ultralytics, else a deterministic synthetic
+    image), at the model's square input size: a profile describes the model as its facts do, whatever the
+    photo's aspect (a rect letterbox would follow it).
+    """
     image = sample_image() if image is None else image
     if image is None:
         return sample_input(model.input_shape)
-    return model.preprocess(image)[0]
+    return model.preprocess(cv2.resize(image, model.input_size[::-1], interpolation=cv2.INTER_AREA))[0]
 
 
 @torch.inference_mode()

@@ -81,6 +81,9 @@ class SplitModel:
     random_weights: bool
     _prep: Callable[[np.ndarray], tuple[np.ndarray, ImageMeta]] = field(repr=False)
     _post: Callable = field(repr=False)
+    # > 0: a rect letterbox (as ultralytics' predict), the input padded only up to multiples of it, so its
+    # size follows the camera's aspect; the facts above are of the square input_size
+    stride: int = 0
 
     @property
     def num_layers(self) -> int:
@@ -97,9 +100,20 @@ class SplitModel:
         """The model input's shape, ``(1, 3, height, width)``."""
         return (1, 3, *self.input_size)
 
-    def live_shapes(self, split: int) -> tuple[tuple[int, ...], ...]:
-        """Shapes of the tensors that cross ``split``, in wire order."""
-        return self.cut_facts[split].shapes
+    def input_size_for(self, width: int, height: int) -> tuple[int, int]:
+        """The model input's (height, width) for a ``width`` x ``height`` camera image."""
+        return preprocess.letterbox_shape(width, height, self.input_size, self.stride) if self.stride \
+            else self.input_size
+
+    def live_shapes(self, split: int, input_hw: tuple[int, int] | None = None) -> tuple[tuple[int, ...], ...]:
+        """Shapes of the tensors that cross ``split``, in wire order, for an input of ``input_hw`` (height,
+        width; by default ``input_size``): a feature map's sides follow the input's at its own stride.
+        """
+        shapes = self.cut_facts[split].shapes
+        if input_hw is None or tuple(input_hw) == self.input_size:
+            return shapes
+        (h, w), (ref_h, ref_w) = input_hw, self.input_size
+        return tuple((*s[:2], -(-h * s[2] // ref_h), -(-w * s[3] // ref_w)) if len(s) == 4 else s for s in shapes)
 
     def live_names(self, split: int) -> list[str]:
         """Wire names (``v<id>``) of the tensors that cross ``split``, in the order ``head`` returns them."""
@@ -234,7 +248,7 @@ def _build_ultralytics(source: str, weights: str | None, seed: int, size: int):
     layers = capture.ultralytics_layers(None, model)
 
     def prep(img):
-        return preprocess.letterbox(img, (size, size))
+        return preprocess.letterbox(img, (size, size), int(model.stride.max()))
 
     def post(out, meta, settings):
         return postprocess.yolo_detections(out, meta, settings)
@@ -342,14 +356,14 @@ def load_model(name: str, weights: str | None = None, seed: int = DEFAULT_SEED,
             raise ValueError(f'ultralytics input size must be a multiple of 32, got {size}')
         source = f'{name}.yaml' if spec else name
         module, layers, labels, prep, post, random = _build_ultralytics(source, weights, seed, size)
-        task = 'detect'
+        task, stride = 'detect', int(module.stride.max())
     elif spec and spec.family == 'ssdlite':
         size = input_size or spec.input_size
         module, layers, labels, prep, post, random = _build_ssdlite(weights, seed, size)
-        task = 'detect'
+        task, stride = 'detect', 0
     else:
         module, layers, labels, prep, post, random, size = _build_torchvision(name, weights, seed, input_size)
-        task = 'classify'
+        task, stride = 'classify', 0
     graph = LayerGraph(layers)
     shape = (1, 3, size, size)
     layer_facts, cuts = measure_facts(graph, sample_input(shape, seed))
@@ -357,4 +371,4 @@ def load_model(name: str, weights: str | None = None, seed: int = DEFAULT_SEED,
         name=Path(name).stem if name.endswith(('.pt', '.yaml', '.yml')) else name,
         task=task, graph=graph, module=module, input_size=(size, size), labels=labels,
         fingerprint=fingerprint(graph, module, shape), layer_facts=layer_facts,
-        cut_facts={c.split: c for c in cuts}, random_weights=random, _prep=prep, _post=post)
+        cut_facts={c.split: c for c in cuts}, random_weights=random, _prep=prep, _post=post, stride=stride)

@@ -30,7 +30,7 @@ class DetectionSettings:
     """Detector postprocessing: score threshold ``conf`` (exclusive), NMS IoU ``iou``, at most ``max_det`` kept."""
 
     conf: float = 0.25
-    iou: float = 0.45
+    iou: float = 0.7  # as ultralytics' predict()
     max_det: int = 300
 
 

@@ -53,11 +53,25 @@ def _check_size(image: np.ndarray) -> tuple[int, int]:
     return h, w
 
 
-def letterbox(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, ImageMeta]:
-    """Resize keeping the aspect ratio, and pad to ``size`` (h, w) with grey, centred."""
-    h, w = _check_size(image)
+def letterbox_shape(width: int, height: int, size: tuple[int, int], stride: int = 0) -> tuple[int, int]:
+    """The (h, w) that :func:`letterbox` gives a ``width`` x ``height`` image: ``size``, or with ``stride``
+    the resized image padded only up to multiples of it (ultralytics' rect letterbox, as ``predict``).
+    """
     out_h, out_w = size
-    r = min(out_h / h, out_w / w)
+    if not stride:
+        return out_h, out_w
+    r = min(out_h / height, out_w / width)
+    new_w, new_h = max(1, round(width * r)), max(1, round(height * r))
+    return new_h + (out_h - new_h) % stride, new_w + (out_w - new_w) % stride
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int], stride: int = 0) -> tuple[np.ndarray, ImageMeta]:
+    """Resize keeping the aspect ratio, and pad with grey, centred, to ``size`` (h, w), or with ``stride``
+    only up to multiples of it (see :func:`letterbox_shape`). As ultralytics' LetterBox does.
+    """
+    h, w = _check_size(image)
+    out_h, out_w = letterbox_shape(w, h, size, stride)
+    r = min(size[0] / h, size[1] / w)
     new_w, new_h = max(1, round(w * r)), max(1, round(h * r))
     resized = image if (new_w, new_h) == (w, h) else cv2.resize(
         image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)

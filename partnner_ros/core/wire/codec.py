@@ -139,7 +139,8 @@ def _check_header(t: WireTensor, limits: Limits) -> int:
                             f'but raw_size says {t.raw_size}')
     if len(t.data) > max(expected + expected // 128 + 1024, 1024):
         raise PayloadTooLarge(f'tensor {t.name!r}: {len(t.data)} data bytes for a {expected} byte tensor')
-    if t.dtype == 'int8' and not (np.isfinite(t.scale) and t.scale > 0 and -128 <= t.zero_point <= 127):
+    if t.dtype == 'int8' and not (np.isfinite(t.scale) and 0 < t.scale * 255 <= limits.max_abs_value
+                                  and -128 <= t.zero_point <= 127):
         raise CorruptPayload(f'tensor {t.name!r}: invalid int8 quantisation scale={t.scale} '
                              f'zero_point={t.zero_point}')
     return expected
@@ -192,13 +193,16 @@ def decode(t: WireTensor, limits: Limits = DEFAULT_LIMITS) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(rgb)).unsqueeze(0).float().div_(255.0)
     raw = _decompress(t, size)
     array = np.frombuffer(raw, DTYPES[t.dtype][0]).reshape(t.shape)
-    if t.dtype == 'int8':
+    if t.dtype == 'int8':  # bounded by the header's scale
         return (torch.from_numpy(array.astype(np.float32)) - t.zero_point).mul_(t.scale)
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder('='))
-    if t.dtype == 'float16':
-        return torch.from_numpy(array.copy()).float()
-    return torch.from_numpy(array.copy())
+    x = torch.from_numpy(array.copy()).float()
+    largest = float(x.abs().max())  # nan when any value is
+    if not largest <= limits.max_abs_value:
+        raise CorruptPayload(f'tensor {t.name!r}: values must be finite and within +-{limits.max_abs_value:g}, '
+                             f'got {largest:g} (nan or inf: not finite)')
+    return x
 
 
 def decode_all(tensors: list[WireTensor], expected_shapes: list[tuple[int, ...]] | None = None,

@@ -123,6 +123,10 @@ class Codec:
         return DTYPES[self.dtype][1]
 
 
+# the most pixels a camera image may have (8K is 33 MP): a larger one is refused before decoding
+MAX_PIXELS = 40_000_000
+
+
 @dataclass(frozen=True)
 class Limits:
     """Upper bounds a decoder enforces before allocating anything."""
@@ -131,6 +135,7 @@ class Limits:
     max_total_bytes: int = 256 << 20
     max_rank: int = 8
     max_tensors: int = 16
+    max_abs_value: float = 1e6  # a decoded value, at most (features beyond it, or not finite, are garbage)
 
 
 DEFAULT_LIMITS = Limits()

@@ -137,7 +137,9 @@ def test_partnner_follows_the_server_load(system, photos):
     # toward the robot
     before = len(system.states)
     system.cloud_quota.set(0.04)
-    splits = settle(system, photos, 20)
+    # partnner learns the slow server from two frames lost on it; after each loss the manager holds
+    # edge-only for a doubling backoff (2 s, then 4 s), so the prediction may come some 25 frames on
+    splits = settle(system, photos, 40)
     moved = next(i for i, k in enumerate(splits) if k > 0)
     assert moved <= 8, splits
     assert all(k > 0 for k in splits[-5:]), splits

@@ -96,11 +96,13 @@ def test_a_robot_leaves_a_dead_server_for_another_within_two_seconds_and_counts_
             if i == 4:
                 s.kill(f'cloud_{first}')
                 killed['at'] = time.time()  # the records' arrival times are on the same (system) clock
-        s.run_frames([photos[i % len(photos)] for i in range(14)], between=kill_at_4, timeout=30)
+        # the edge serves its frames itself while its server is gone, until the manager moves it (after 0.75 s of
+        # silence): 16 frames after the kill leave room for 5 on the new server
+        s.run_frames([photos[i % len(photos)] for i in range(20)], between=kill_at_4, timeout=30)
         s.spin_until(lambda: s.watch.edge_value('server') == other
                      and s.diagnostic('partition_manager').get('server') == other, 5, f'the robot on server {other}')
         assert s.diagnostic('partition_manager').get('server_moves') == '1'
-        records = [s.timings[i] for i in range(start, start + 14)]  # every frame has exactly one outcome
+        records = [s.timings[i] for i in range(start, start + 20)]  # every frame has exactly one outcome
         served_after = [r for r in records if r.status.name == 'OK' and r.at_s > killed['at'] and r.split == 0]
         assert len(served_after) >= 5, [(r.status.name, r.split, round(r.at_s - killed['at'], 2)) for r in records]
         assert served_after[0].at_s - killed['at'] <= 2.0, f'{served_after[0].at_s - killed["at"]:.2f} s'

@@ -50,31 +50,47 @@ class EdgeControl:
         return False
 
     def read_facts(self, now: float, on_facts) -> None:
-        """Ask for the edge's model facts (``FACTS``); ``on_facts(response)`` gets the answer."""
+        """Ask for the edge's model facts (``FACTS``); ``on_facts(response)`` gets the answer, after
+        ``applied`` takes the edge's split.
+        """
         if not self.ready():
             if now - self.started > NO_EDGE_WARN_S:
                 self.node.get_logger().error(f'no edge: {self.name} does not answer (is it running? its log says '
                                              'why it stopped)', once=True)
             return
-        self.request.start(self.client.get_parameters(FACTS), now,
-                           lambda f: self._answered(f, 'reading the edge parameters', on_facts))
+
+        def read(future):
+            answer = self._answer(future, 'reading the edge parameters')
+            if answer is not None:
+                self.applied = (answer.values[FACTS.index('split')].integer_value, None, None, None, None, None)
+                on_facts(answer)
+        self.request.start(self.client.get_parameters(FACTS), now, read)
 
     def apply(self, wanted: tuple, now: float, on_applied) -> None:
         """Set ``wanted`` (a ``FIELDS`` tuple) on the edge, all at once: its next frame takes the split
-        with its codec, never with another's. ``on_applied(response)`` gets the edge's verdict.
+        with its codec, never with another's. ``on_applied(result, previous)`` gets the edge's verdict and
+        the split it ran before (``applied`` is ``wanted`` by then, when the edge took it).
         """
         self.asked = wanted
         params = [Parameter(name, value=v) for name, v in zip(FIELDS, wanted) if v is not None]
-        self.request.start(self.client.set_parameters_atomically(params), now,
-                           lambda f: self._answered(f, f'setting split {wanted[0]} on the edge', on_applied))
 
-    def _answered(self, future, what: str, then) -> None:
+        def took(future):
+            answer = self._answer(future, f'setting split {wanted[0]} on the edge')
+            if answer is None:
+                return
+            previous = self.applied[0] if self.applied else None
+            if answer.result.successful:
+                self.applied = wanted
+            on_applied(answer.result, previous)
+        self.request.start(self.client.set_parameters_atomically(params), now, took)
+
+    def _answer(self, future, what: str):
+        """The service's response, or None when the call failed (logged; the manager asks again)."""
         try:
-            answer = future.result()
+            return future.result()
         except Exception as e:  # noqa: BLE001 - asked again on the manager's next tick
             self.node.get_logger().warn(f'{what} failed: {e}')
-            return
-        then(answer)
+            return None
 
     def _on_event(self, event: ParameterEvent) -> None:
         if event.node != self.name or self.applied is None:

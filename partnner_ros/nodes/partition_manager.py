@@ -237,7 +237,7 @@ class PartitionManager(Node):
         wanted = (target, -1 if probe is None else probe, every if probe is not None else 0,
                   *self._codecs(target, probe), self._server(now, target))
         if wanted != self.edge.applied:
-            self.edge.apply(wanted, now, lambda answer: self._on_applied(answer.result, wanted, reason))
+            self.edge.apply(wanted, now, lambda result, previous: self._on_applied(result, previous, wanted, reason))
         else:
             self.reason = reason
 
@@ -266,7 +266,6 @@ class PartitionManager(Node):
                                 list(v[3].double_array_value), [max(e, 0) for e in elements],
                                 v[5].string_value, v[6].string_value)
         self.fingerprint = v[1].string_value
-        self.edge.applied = (v[2].integer_value, None, None, None, None, None)
         if self.params.values['fidelity_profile']:
             try:
                 self.space = self.space.with_codec_choice(Profile.load(self.params.values['fidelity_profile']))
@@ -294,12 +293,11 @@ class PartitionManager(Node):
                 image = image or self.policy.codec_for(0)
         return feature, image
 
-    def _on_applied(self, result, wanted, reason):
+    def _on_applied(self, result, previous, wanted, reason):
         if not result.successful:
             self.get_logger().error(f'the edge refused split {wanted[0]}: {result.reason}')
             return
-        previous = self.edge.applied[0] if self.edge.applied else None
-        self.edge.applied, self.reason = wanted, reason
+        self.reason = reason
         if previous != wanted[0]:
             self.get_logger().info(f'split {previous} -> {wanted[0]}: {reason}')
             self._publish_state()

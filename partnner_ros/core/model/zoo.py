@@ -102,8 +102,7 @@ class SplitModel:
 
     def input_size_for(self, width: int, height: int) -> tuple[int, int]:
         """The model input's (height, width) for a ``width`` x ``height`` camera image."""
-        return preprocess.letterbox_shape(width, height, self.input_size, self.stride) if self.stride \
-            else self.input_size
+        return preprocess.letterbox_shape(width, height, self.input_size, self.stride)
 
     def live_shapes(self, split: int, input_hw: tuple[int, int] | None = None) -> tuple[tuple[int, ...], ...]:
         """Shapes of the tensors that cross ``split``, in wire order, for an input of ``input_hw`` (height,
@@ -246,9 +245,10 @@ def _build_ultralytics(source: str, weights: str | None, seed: int, size: int):
     if detect.nc == 80 and (not labels or labels[0] == '0'):
         labels = _coco80()
     layers = capture.ultralytics_layers(None, model)
+    stride = int(model.stride.max())
 
     def prep(img):
-        return preprocess.letterbox(img, (size, size), int(model.stride.max()))
+        return preprocess.letterbox(img, (size, size), stride)
 
     def post(out, meta, settings):
         return postprocess.yolo_detections(out, meta, settings)

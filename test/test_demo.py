@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from partnner_ros.core.adaptation.frames import stamp_ns
 from partnner_ros.core.recording.bag import read_recording
 
 
@@ -42,7 +43,11 @@ def test_demo_reports_every_frame_and_writes_its_outputs(tmp_path):
     assert replayed.returncode == 0, replayed.stderr
     result = json.loads(replayed.stdout)
     assert result['model'] == 'yolov8n' and result['conditions']['served'] == 8
-    assert result['policies']['live']['mean_ms'] == pytest.approx(summary['e2e_mean_ms'], rel=0.02)
+    # the live row is the recording's own latency: each timing's arrival at the recorder less its camera
+    # stamp; the demo's subscriber got the same timings a few ms apart from the recorder
+    recorded = [(m.log_ns - stamp_ns(m.msg.header.stamp)) / 1e6 for m in rec.of('frame_timing') if not m.msg.probe]
+    assert result['policies']['live']['mean_ms'] == pytest.approx(sum(recorded) / len(recorded), rel=1e-6)
+    assert result['policies']['live']['mean_ms'] == pytest.approx(summary['e2e_mean_ms'], rel=0.25)
     assert result['recorded_policy']['row'] == 'split 5'
 
 

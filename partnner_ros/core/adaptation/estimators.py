@@ -179,6 +179,13 @@ class LinkEstimator:
         return stepped
 
     @property
+    def capacity_bps(self) -> float:
+        """What the link carries on average (bit/s) over recent transfers: the budget probes are a share of
+        (nan before ``known``).
+        """
+        return self.spread.mean_rate()
+
+    @property
     def cv(self) -> float:
         """Coefficient of variation of 1/B over the long window: 0 on a steady link, 1 and more on a bursty
         one (nan before ``known``).

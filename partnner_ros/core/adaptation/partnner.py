@@ -74,6 +74,7 @@ class Partnner(Policy):
         self._reason_for: tuple[int, str] | None = None  # the split and codec the reason explains
         self.budget = ProbeBudget(probe_share)
         self._unprobed = 0  # frames since the other side (or the link) was last measured
+        self._transfers = 0  # payloads the link has carried, probes included
         self._probe: tuple[int, int] | None = None  # (split, every) planned by choose()
         self.server_wait_ms = self.server_price = 0.0  # a shared server's load (see server_load)
         self._rng = random.Random(seed)
@@ -96,6 +97,7 @@ class Partnner(Policy):
             self.cloud.observe(k, n, r.cloud_compute_ms, r.cloud_layer_ms or None)
         if k < n and r.payload_bytes > 0:
             self.link.observe(r.payload_bytes, r.transfer_ms, r.at_s, r.e2e_ms if r.probe else None)
+            self._transfers += 1
             self._learn_codec(k, r.codec or self.space.codec_for(k), r.payload_bytes, r.codec_ms)
 
     def _timed_out(self, r: FrameRecord) -> None:
@@ -201,6 +203,9 @@ class Partnner(Policy):
             self.current = n
             return n, 'exploring: measuring the cloud and the link with probes, serving on the edge'
         pred = self.predict()
+        if self._transfers < self.link.spread.prior_samples and self._undecided(pred):
+            self.current, self._probe = n, (0, 2)
+            return n, 'exploring: the link is measured too few times to tell the edge from the cloud'
         usable = pred[self.splits]
         best = int(self.splits[int(np.nanargmin(usable))])
         cur = self.current
@@ -228,6 +233,16 @@ class Partnner(Policy):
             return pred[best] * self.hysteresis + self.margin_ms
         error = float(np.hypot(*self.link.transfer_error_ms(payload)))
         return pred[best] * self.hysteresis + self.margin_ms + self.doubt * error
+
+    def _undecided(self, pred: np.ndarray) -> bool:
+        """Whether edge-only and the best split that offloads are within two standard errors of the link's
+        estimate of each other: a first transfer or two on a bursty link may have met a good or a bad moment.
+        """
+        n = self.num_layers
+        offload = self.splits[self.splits < n]
+        best = int(offload[int(np.nanargmin(pred[offload]))])
+        error = float(self.link.transfer_error_ms([self.payload_bytes()[best]])[0])
+        return bool(abs(pred[n] - pred[best]) < 2 * error)
 
     def _exploring(self) -> bool:
         return not (self.edge.known and self.cloud.known and self.link.known)
@@ -266,7 +281,7 @@ class Partnner(Policy):
         payload = float(self.payload_bytes()[p])
         error = math.hypot(float(self.link.transfer_error_ms([payload])[0]), 0.1 * pred[p])
         stale = 1.0 - math.exp(-self._unprobed / self.stale_frames)
-        return self.budget.every(payload, self.cloud.predict(p, n), float(pred[cur]), self.link.bandwidth.value,
+        return self.budget.every(payload, self.cloud.predict(p, n), float(pred[cur]), self.link.capacity_bps,
                                  max(doubt(float(pred[p] - pred[cur]), error), stale))
 
     def _plan_edge_probe(self, pred: np.ndarray) -> tuple[int, int]:

@@ -20,11 +20,12 @@ The price is per frame, as latency is counted: frames follow each other, so a sl
 moment holds fewer frames than a fast one of the same length. A served frame's own
 transfer is such a per-frame sample; a shadow probe samples a moment at random, so
 its weight is inversely proportional to the latency a frame sent then would have
-had. Each memory's samples are clipped at ``clip`` times its median, so a lone
-outlier moves E[1/B] by a bounded amount. The estimate's standard error is the spread
-of its samples over their square root, the spread shrunk toward a prior
-coefficient of variation of ``prior_cv`` while the samples are few: a link
-measured a few times is in doubt.
+had. Each memory's samples are clipped at ``clip`` times its median or its
+second-slowest sample, whichever is larger: a lone outlier moves E[1/B] by a bounded
+amount, while outages that recur (an on-off link) are priced in full. The estimate's
+standard error is the spread of its samples over their square root, the spread
+shrunk toward a prior coefficient of variation of ``prior_cv`` while the samples
+are few: a link measured a few times is in doubt.
 """
 
 import math
@@ -84,6 +85,13 @@ class RateSpread:
     def samples(self) -> int:
         """How many transfers the long window holds."""
         return len(self.long)
+
+    def mean_rate(self) -> float:
+        """The rate (bit/s) of the long window's transfers taken together, as if each carried one bit: what
+        the link carried while it was used (nan before any sample). Unlike the tracker's median it does
+        not fall to a slow moment's rate, and unlike the mean of the rates it does not overlook outages.
+        """
+        return len(self.long) / float(sum(x.value for x in self.long)) if self.long else float('nan')
 
     def cv(self) -> float:
         """Coefficient of variation of 1/B per frame over the long window (nan before any sample)."""
@@ -149,7 +157,8 @@ def _moments(samples, clip: float) -> tuple[float, float, float]:
     if not samples:
         return float('nan'), float('nan'), 0.0
     x = np.array([s.value for s in samples])
-    x = np.minimum(x, clip * np.median(x))
+    if len(x) > 1:
+        x = np.minimum(x, clip * max(float(np.median(x)), float(np.partition(x, -2)[-2])))
     probe_ms = [s.probe_latency_ms for s in samples if s.probe_latency_ms]
     typical = float(np.median(probe_ms)) if probe_ms else 1.0
     w = np.array([1.0 / (s.probe_latency_ms or typical) for s in samples])

@@ -62,13 +62,24 @@ def test_few_samples_leave_the_estimate_in_doubt():
 
 def test_the_probe_budget_by_hand():
     budget = ProbeBudget(share=0.05)
-    # 50 kB = 400 kbit; a frame every 100 ms on 2 Mbit/s carries 200 kbit, of which 5% is 10 kbit: 40 -> 64
-    assert budget.every(50_000, server_ms=20.0, frame_ms=100.0, link_bps=2e6) == 64
+    # 50 kB = 400 kbit; a frame every 100 ms on 2 Mbit/s carries 200 kbit, of which 5% is 10 kbit: 40, rounded
+    # up to the half octave 2 ** 5.5 = 45.3
+    assert budget.every(50_000, server_ms=20.0, frame_ms=100.0, link_bps=2e6) == 46
     # the server: 20 ms per probe is 5% of 400 ms of frames, so on a fast link every 4 frames
     assert budget.every(50_000, server_ms=20.0, frame_ms=100.0, link_bps=1e9) == 4
-    # a probed split that is clearly worse and freshly measured: 4x rarer at most
-    assert budget.every(50_000, server_ms=20.0, frame_ms=100.0, link_bps=2e6, doubt=0.01) == 256
+    # a probed split that is clearly worse and freshly measured: 4x rarer at most (160 -> 2 ** 7.5 = 181.02)
+    assert budget.every(50_000, server_ms=20.0, frame_ms=100.0, link_bps=2e6, doubt=0.01) == 182
+    assert [budget.every(1.0, server_ms=0.05 * 100.0 * e, frame_ms=100.0, link_bps=1e9) for e in (2, 2.5, 4, 5, 8)] == \
+        [2, 3, 4, 6, 8]
     assert doubt(0.0, 10.0) == 1.0 and doubt(10.0, 10.0) == pytest.approx(math.erfc(1 / math.sqrt(2)))
+
+
+def test_a_probe_is_priced_at_the_latest_rate_but_never_above_the_mean_rate():
+    # the probe costs what the link carries now: a link found slower than before...
+    assert spread_of([2.0] * 4 + [1.5]).budget_rate() == pytest.approx(1.5 * MBPS)
+    # ...or faster, up to its mean rate: a burst is not the link's capacity ((4 x 1 + 4) / 5 Mbit/s)
+    assert spread_of([1.0] * 4 + [1.5]).budget_rate() == pytest.approx(1.1 * MBPS)
+    assert spread_of([1.0] * 4 + [4.0]).budget_rate() == pytest.approx(1.6 * MBPS)
 
 
 def test_probe_spend_counts_probes_against_capacity_and_time():

@@ -179,11 +179,9 @@ class LinkEstimator:
         return stepped
 
     @property
-    def capacity_bps(self) -> float:
-        """What the link carries on average (bit/s) over recent transfers: the budget probes are a share of
-        (nan before ``known``).
-        """
-        return self.spread.mean_rate()
+    def budget_bps(self) -> float:
+        """The rate a probe sent now is priced at against the probe budget (bit/s; nan before ``known``)."""
+        return self.spread.budget_rate()
 
     @property
     def cv(self) -> float:

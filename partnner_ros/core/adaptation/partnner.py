@@ -281,7 +281,7 @@ class Partnner(Policy):
         payload = float(self.payload_bytes()[p])
         error = math.hypot(float(self.link.transfer_error_ms([payload])[0]), 0.1 * pred[p])
         stale = 1.0 - math.exp(-self._unprobed / self.stale_frames)
-        return self.budget.every(payload, self.cloud.predict(p, n), float(pred[cur]), self.link.capacity_bps,
+        return self.budget.every(payload, self.cloud.predict(p, n), float(pred[cur]), self.link.budget_bps,
                                  max(doubt(float(pred[p] - pred[cur]), error), stale))
 
     def _plan_edge_probe(self, pred: np.ndarray) -> tuple[int, int]:

@@ -86,12 +86,14 @@ class RateSpread:
         """How many transfers the long window holds."""
         return len(self.long)
 
-    def mean_rate(self) -> float:
-        """The rate (bit/s) of the long window's transfers taken together, as if each carried one bit: what
-        the link carried while it was used (nan before any sample). Unlike the tracker's median it does
-        not fall to a slow moment's rate, and unlike the mean of the rates it does not overlook outages.
+    def budget_rate(self) -> float:
+        """The rate (bit/s) a probe sent now is priced at: the latest transfer's, so that a link found fast
+        again is probed again soon, but no more than the mean rate of the long window, so that a burst
+        does not pass for the link's capacity (nan before any sample).
         """
-        return len(self.long) / float(sum(x.value for x in self.long)) if self.long else float('nan')
+        if not self.long:
+            return float('nan')
+        return min(1.0 / self.long[-1].value, float(np.mean([1.0 / x.value for x in self.long])))
 
     def cv(self) -> float:
         """Coefficient of variation of 1/B per frame over the long window (nan before any sample)."""

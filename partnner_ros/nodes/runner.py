@@ -11,13 +11,14 @@ from rclpy.signals import SignalHandlerOptions
 WAKE_S = 0.2  # how often the spin loop looks for a stop request (the longest a stop waits)
 
 
-def run(node_class, args=None, drain_s: float = 0.0) -> int:
+def run(node_class, args=None, drain_s: float = 0.0, executor_class=SingleThreadedExecutor) -> int:
     """Spin a ``node_class`` node until Ctrl-C, SIGTERM or shutdown and return 0; return 1 when it cannot
     start (bad parameters, model, weights or source: ValueError or FileNotFoundError).
 
     The signals only ask the loop to stop: the context stays up while ``destroy_node`` joins the node's
     threads, so none of them publishes into a shut-down context. With ``drain_s``, callbacks already
     delivered are still run for that long first (a recorder keeps the last messages sent to it).
+    ``executor_class`` spins the node (rclpy's SingleThreadedExecutor unless the node asks otherwise).
     """
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stopping = []
@@ -31,7 +32,7 @@ def run(node_class, args=None, drain_s: float = 0.0) -> int:
     node = None
     try:
         node = node_class()
-        executor = SingleThreadedExecutor()
+        executor = executor_class()
         executor.add_node(node)
         while not stopping and rclpy.ok():
             executor.spin_once(timeout_sec=WAKE_S)

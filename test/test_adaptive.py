@@ -51,6 +51,16 @@ def test_link_estimator_separates_bandwidth_from_round_trip():
     assert n <= 3 and link.bandwidth.value == pytest.approx(bandwidth / 10, rel=0.1)
 
 
+def test_pings_that_waited_out_an_outage_do_not_count_as_the_round_trip():
+    link = LinkEstimator()
+    for rtt in (40.0, 900.0, 2300.0, 41.0, 1500.0, 600.0, 39.0, 3100.0, 1200.0, 700.0):  # 7 of 10 met an outage
+        link.ping(rtt)
+    assert link.fixed_ms() == pytest.approx(40.0, abs=1.0)
+    # so a frame that took 300 ms for 64 kB (wire 260 ms) is priced at about 2 Mbit/s, not 12 or more
+    link.observe(64_000, 300.0)
+    assert link.bandwidth.value == pytest.approx(8 * 64_000 / 0.26, rel=0.02)
+
+
 def test_shape_profile_learns_per_layer_costs_and_speed():
     true_ms = np.array([5.0, 30.0, 10.0, 55.0])
     shape = ShapeProfile([1, 1, 1, 1])  # a prior that is wrong about the shape

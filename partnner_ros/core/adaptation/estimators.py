@@ -23,6 +23,7 @@ from collections import deque
 import numpy as np
 
 from .rate_spread import RateSpread
+from .stats import RollingStats
 
 
 class StepTracker:
@@ -138,7 +139,7 @@ class LinkEstimator:
         self.bandwidth = StepTracker()
         self.spread = RateSpread()
         self.fixed = StepTracker(window=15)
-        self.rtt = StepTracker(window=15)
+        self.rtt = RollingStats(15)
 
     @property
     def known(self) -> bool:
@@ -149,11 +150,13 @@ class LinkEstimator:
         """The fixed part of a transfer in ms: learned from small payloads, else the ping rtt, else 0."""
         if self.fixed.known:
             return self.fixed.value
-        return self.rtt.value if self.rtt.known else 0.0
+        return self.rtt.low if len(self.rtt) else 0.0
 
     def ping(self, rtt_ms: float) -> None:
-        """Record a ping's round trip in ms (floored at 0.05 ms)."""
-        self.rtt.update(max(rtt_ms, 0.05))
+        """Record a ping's round trip in ms (floored at 0.05 ms). The fixed part is the low end of recent
+        round trips: a ping that met a queue or an outage waited for it, which says nothing of the wire's floor.
+        """
+        self.rtt.add(max(rtt_ms, 0.05))
 
     def observe(self, payload_bytes: int, transfer_ms: float, at_s: float | None = None,
                 probe_latency_ms: float | None = None) -> bool:

@@ -24,7 +24,7 @@ def test_demo_reports_every_frame_and_writes_its_outputs(tmp_path):
     assert summary['frames_in'] == 8 and summary['results_out'] == 8
     assert summary['lost'] == summary['dropped'] == summary['rejected'] == summary['failed'] == 0
     assert summary['per_split']['5']['frames'] == 8 and summary['per_split']['5']['payload_bytes'] > 0
-    assert summary['probes'] == 0  # a fixed split never probes
+    assert summary['probes'] == 0 and summary['probe_server_share'] == summary['probe_uplink_mbps'] == 0
     assert summary['e2e_p95_ms'] >= summary['e2e_mean_ms'] > 0
     assert 'random weights' in summary['note'] and 'random weights' in out.stderr
     for key in ('overlay_image', 'latency_plot', 'summary'):
@@ -58,6 +58,8 @@ def test_the_default_policy_probes_and_the_summary_counts_frames_only(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     s = json.loads(out.stdout)
     assert s['policy'] == 'partnner' and s['probes'] > 0
+    # the first frames run on the edge and probe the cloud with the image every other frame
+    assert 0 < s['probe_server_share'] < 1 and s['probe_uplink_mbps'] > 0
     assert s['frames_in'] == 12
     assert s['frames_in'] == s['results_out'] + s['dropped'] + s['lost'] + s['rejected'] + s['failed'] + s['no_outcome']
     assert sum(split['frames'] for split in s['per_split'].values()) == s['results_out'] > 0

@@ -62,3 +62,15 @@ def test_errors_are_listed_once_each():
         msg.error = 'ShapeMismatch: tensor v5'
         ledger.add(msg, 0)
     assert ledger.errors() == ['ShapeMismatch: tensor v5']
+
+
+def test_probes_are_counted_as_server_time_and_uplink_bits_over_the_run():
+    ledger = FrameLedger()
+    for seq in range(11):  # a frame every 100 ms at edge-only, outcomes from 0.1 s to 1.1 s
+        ledger.add(timing(seq, 23, stamp_ms=100 * seq, cloud_ms=0.0), (100 * seq + 100) * MS)
+    for seq in (2, 6):  # two image probes, 1000 bytes each, 20 ms on the server
+        ledger.add(timing(seq, 0, probe=True, stamp_ms=100 * seq, payload=1000), (100 * seq + 150) * MS)
+    ledger.add(timing(4, 0, Status.LOST, probe=True, stamp_ms=400, payload=1000), 1100 * MS)  # no answer: no cost
+    assert ledger.probes == 3 and len(ledger) == 11
+    assert ledger.probe_spend.server_share == pytest.approx(40.0 / 1000.0)
+    assert ledger.probe_spend.bits_per_s == pytest.approx(2 * 8000 / 1.0)

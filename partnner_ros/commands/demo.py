@@ -75,6 +75,8 @@ def _summarise(opts: DemoOptions, ledger, frames_in: int, model_note: str) -> di
         'frames_in': frames_in, 'results_out': count[Status.OK], 'dropped': count[Status.DROPPED],
         'lost': count[Status.LOST], 'rejected': count[Status.REJECTED], 'failed': count[Status.FAILED],
         'no_outcome': max(0, frames_in - len(ledger)), 'probes': ledger.probes,
+        'probe_server_share': ledger.probe_spend.server_share,
+        'probe_uplink_mbps': ledger.probe_spend.bits_per_s / 1e6,
         'per_split': {str(k): asdict(v) for k, v in ledger.per_split().items()},
         'e2e_mean_ms': latency[0] if latency else None,
         'e2e_p95_ms': latency[1] if latency else None,
@@ -235,6 +237,8 @@ def _print_summary(s: dict, written: dict) -> None:
           f"{s['rejected']} rejected, {s['failed']} failed")
     if s['e2e_mean_ms'] is not None:
         print(f"end-to-end latency: mean {s['e2e_mean_ms']:.1f} ms, p95 {s['e2e_p95_ms']:.1f} ms")
+    print(f"shadow probes: {s['probes']}, {s['probe_server_share']:.1%} of the server's time, "
+          f"{s['probe_uplink_mbps']:.2f} Mbit/s of the uplink")
     print(f"{'split':>5} {'frames':>6} {'e2e ms':>8} {'edge ms':>8} {'cloud ms':>8} {'compute':>8} "
           f"{'overhead':>8} {'codec':>6} {'transfer':>8} {'bytes':>9}")
     for k, v in s['per_split'].items():

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .frames import FrameRecord, Status, record_from_timing
+from .probing import ProbeSpend
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,13 @@ class FrameLedger:
         self.frames: OrderedDict[int, FrameRecord] = OrderedDict()
         self.counts = {s: 0 for s in Status}
         self.probes = 0
+        # the link's capacity is not known here, so only the probes' server time and bits are counted
+        self.probe_spend = ProbeSpend()
 
     def add(self, timing, arrival_ns: int) -> FrameRecord | None:
         """Enter one FrameTiming message; returns the frame's record, or None for a probe."""
         record = record_from_timing(timing, arrival_ns)
+        self.probe_spend.observe(record, float('nan'))
         if record.probe:
             self.probes += 1
             return None

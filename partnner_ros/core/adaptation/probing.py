@@ -85,7 +85,16 @@ class ProbeSpend:
         return self.bits / self.capacity_bits if self.capacity_bits > 0 else 0.0
 
     @property
+    def elapsed_s(self) -> float:
+        """Seconds from the first frame outcome to the last (0 before two)."""
+        return (self.last_s or 0.0) - (self.first_s or 0.0)
+
+    @property
     def server_share(self) -> float:
         """Probe server time over the wall time so far (0 before any time passed)."""
-        elapsed = (self.last_s or 0.0) - (self.first_s or 0.0)
-        return self.server_ms / (elapsed * 1e3) if elapsed > 0 else 0.0
+        return self.server_ms / (self.elapsed_s * 1e3) if self.elapsed_s > 0 else 0.0
+
+    @property
+    def bits_per_s(self) -> float:
+        """Probe bits sent per second of wall time so far (0 before any time passed)."""
+        return self.bits / self.elapsed_s if self.elapsed_s > 0 else 0.0

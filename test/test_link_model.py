@@ -74,9 +74,13 @@ def test_the_probe_budget_by_hand():
     assert doubt(0.0, 10.0) == 1.0 and doubt(10.0, 10.0) == pytest.approx(math.erfc(1 / math.sqrt(2)))
 
 
-def test_a_probe_is_priced_at_the_latest_rate_but_never_above_the_mean_rate():
-    # the probe costs what the link carries now: a link found slower than before...
-    assert spread_of([2.0] * 4 + [1.5]).budget_rate() == pytest.approx(1.5 * MBPS)
+def test_a_probe_is_priced_at_the_latest_rate_between_the_harmonic_and_the_mean_rate():
+    # the probe costs what the link carries now: a link found slower than its mean (2.4 Mbit/s)...
+    assert spread_of([1.0, 4.0, 1.0, 4.0, 2.0]).budget_rate() == pytest.approx(2.0 * MBPS)
+    # ...but no slower than its harmonic rate, 5 / (4 / 2 + 1 / 1) Mbit/s, so that one transfer caught in an
+    # outage does not price the link at nothing: 5 / (4 / 2 + 1 / 0.001) = 0.005 Mbit/s, not 0.001
+    assert spread_of([2.0] * 4 + [1.0]).budget_rate() == pytest.approx(5 / 3 * MBPS)
+    assert spread_of([2.0] * 4 + [0.001]).budget_rate() == pytest.approx(5 / 1002 * MBPS)
     # ...or faster, up to its mean rate: a burst is not the link's capacity ((4 x 1 + 4) / 5 Mbit/s)
     assert spread_of([1.0] * 4 + [1.5]).budget_rate() == pytest.approx(1.1 * MBPS)
     assert spread_of([1.0] * 4 + [4.0]).budget_rate() == pytest.approx(1.6 * MBPS)
@@ -105,6 +109,8 @@ def test_on_bursty_links_partnner_matches_the_best_fixed_split_and_beats_neurosu
         partnner = runs['partnner']
         ratios.append(partnner.mean / runs['best_static'].mean)
         assert partnner.mean < runs['neurosurgeon'].mean
-        assert partnner.probe_uplink_share <= 0.05 and partnner.probe_server_share <= 0.05
+        # in steady state, after the start-up's probe every other frame (which alone is 2-3% of 60 s here)
+        steady = partnner.probe_bits_since(10.0) / (sc.trace.bits_until(60.0) - sc.trace.bits_until(10.0))
+        assert steady <= 0.05 and partnner.probe_uplink_share <= 0.06 and partnner.probe_server_share <= 0.05
         assert np.isfinite(partnner.decision_us) and partnner.decision_us < 1000
     assert np.mean(ratios) <= 1.025 and max(ratios) < 1.1, ratios

@@ -286,11 +286,13 @@ class Partnner(Policy):
 
     def _plan_edge_probe(self, pred: np.ndarray) -> tuple[int, int]:
         """At cloud-only: the split to probe (the best that runs layers on the edge), and
-        how often. The probe holds the edge for longer than the frame takes, so it runs
-        seldom enough that the frames it delays cost at most ``probe_overhead`` (the period
-        is a power of two, so it rarely changes).
+        how often. The probe runs the head on the edge after the frame is sent, holding the
+        pipeline for up to the head's whole time: a frame at cloud-only on a bursty link is
+        usually much faster than its mean prediction, so the head is charged in full, and
+        the probe runs seldom enough that this costs at most ``probe_overhead`` of the
+        frames' time (the period is a power of two, so it rarely changes).
         """
         k = int(min((k for k in self.space.splits if k > 0),
                     key=lambda k: pred[k] if np.isfinite(pred[k]) else np.inf))
-        every = max(pred[k] - pred[0], 0.0) / (self.probe_overhead * max(pred[0], 1e-3))
+        every = self.edge.predict(0, k) / (self.probe_overhead * max(pred[0], 1e-3))
         return k, int(min(2 ** max(1, math.ceil(math.log2(max(every, 1.0)))), 64))

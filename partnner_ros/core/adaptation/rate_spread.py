@@ -89,11 +89,15 @@ class RateSpread:
     def budget_rate(self) -> float:
         """The rate (bit/s) a probe sent now is priced at: the latest transfer's, so that a link found fast
         again is probed again soon, but no more than the mean rate of the long window, so that a burst
-        does not pass for the link's capacity (nan before any sample).
+        does not pass for the link's capacity, and no less than its harmonic rate (what it carried over
+        the time its transfers took), so that one transfer caught in an outage does not stop the probes
+        that would see the link come back (nan before any sample).
         """
         if not self.long:
             return float('nan')
-        return min(1.0 / self.long[-1].value, float(np.mean([1.0 / x.value for x in self.long])))
+        values = np.array([x.value for x in self.long])
+        mean, harmonic = float(np.mean(1.0 / values)), 1.0 / float(np.mean(values))
+        return min(max(1.0 / float(values[-1]), harmonic), mean)
 
     def cv(self) -> float:
         """Coefficient of variation of 1/B per frame over the long window (nan before any sample)."""

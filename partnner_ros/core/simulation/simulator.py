@@ -37,11 +37,16 @@ class Run:
     uplink_bits: float = 0.0      # what the link could carry over the run
     seconds: float = 0.0          # the run's length
     codec: tuple = ()             # each served frame's payload codec ('' at edge-only)
+    probes: tuple = ()            # (s, bits) of each shadow probe: when it was sent, and its payload
 
     @property
     def probe_uplink_share(self) -> float:
         """Share of the uplink's capacity over the run that shadow probes used."""
         return self.probe_bits / self.uplink_bits if self.uplink_bits else 0.0
+
+    def probe_bits_since(self, t: float) -> float:
+        """What shadow probes sent from ``t`` on (s; for the steady state after start-up)."""
+        return float(sum(bits for at, bits in self.probes if at >= t))
 
     @property
     def probe_server_share(self) -> float:
@@ -76,6 +81,7 @@ class _Driver:
         self.policy, self.sc, self.truth = policy, sc, truth
         self.decision_s = 0.0  # wall time spent in choose()
         self.probe_bits = self.probe_server_ms = 0.0
+        self.probes: list[tuple[float, float]] = []
         self.next_ping = 0.0
         self.profiled = policy if isinstance(policy, Neurosurgeon) else None
         self.pending: list[tuple[float, float]] = []  # (profile ready at, load change it measures)
@@ -108,6 +114,7 @@ class _Driver:
             if probe is not None and probe != o:
                 policy.observe(truth.record(j, costs, probe, 0.0, s, probe=True))
                 self.probe_bits += float(truth.bits[probe])
+                self.probes.append((s, float(truth.bits[probe])))
                 self.probe_server_ms += float(costs[2][probe])
                 done = max(done, truth.probe_done(costs, s, o, probe))
         if s >= self.next_ping and hasattr(policy, 'ping'):
@@ -168,7 +175,8 @@ def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> 
     decision_us = (driver.decision_s if driver else 0.0) / max(served, 1) * 1e6
     probes = (driver.probe_bits, driver.probe_server_ms) if driver else (0.0, 0.0)
     return Run(name, a[:, 0], a[:, 1], a[:, 2].astype(int), a[:, 3], a[:, 4].astype(int), a[:, 5].astype(bool),
-               dropped, decision_us, *probes, float(sc.trace.bits_until(sc.duration)), sc.duration, tuple(codecs))
+               dropped, decision_us, *probes, float(sc.trace.bits_until(sc.duration)), sc.duration, tuple(codecs),
+               tuple(driver.probes) if driver else ())
 
 
 def simulate_fixed(sc: Scenario, options, truth: Truth | None = None) -> list[Run]:

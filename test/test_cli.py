@@ -158,10 +158,13 @@ def test_report_writes_tables_and_plots(resnet18_profile, tmp_path):
     assert 'resnet18' in md and 'hsdpa' in md.lower() and 'neurosurgeon' in md
     # codec choice is on by default: the section on the codec chosen with the split, and its data
     assert 'codec choice on' in md and '## Codec chosen with the split' in md
-    assert '| resnet18 | edge10x | partnner |' in md and 'partnner probes: uplink / server' in md
+    assert '| resnet18 | edge10x | partnner |' in md and 'partnner probes: uplink / after 10 s / server' in md
     assert data_choices_sum_to_one(json.loads((tmp_path / 'report' / 'report.json').read_text())['cells'])
     data = json.loads((tmp_path / 'report' / 'report.json').read_text())
     assert set(data['cells']) == {'resnet18|edge10x|hsdpa', 'resnet18|edge10x|fcc'}
+    # probes in steady state (after the start-up) are part of the whole run's, on the same capacity or less
+    assert 'uplink after 10 s' in md and all(0 <= c['partnner']['probe_uplink_share_steady'] < 0.5
+                                                for c in data['cells'].values())
     assert list((tmp_path / 'report').glob('*.png'))
     # the PArtNNer table: the published Pi 4 + T4 platform over Neurosurgeon's three links, beside the paper
     assert "## PArtNNer's comparison on published platforms" in md

@@ -111,6 +111,7 @@ def test_on_bursty_links_partnner_matches_the_best_fixed_split_and_beats_neurosu
         assert partnner.mean < runs['neurosurgeon'].mean
         # in steady state, after the start-up's probe every other frame (which alone is 2-3% of 60 s here)
         steady = partnner.probe_bits_since(10.0) / (sc.trace.bits_until(60.0) - sc.trace.bits_until(10.0))
+        assert partnner.probe_uplink_share_steady == pytest.approx(steady)
         assert steady <= 0.05 and partnner.probe_uplink_share <= 0.06 and partnner.probe_server_share <= 0.05
         assert np.isfinite(partnner.decision_us) and partnner.decision_us < 1000
     assert np.mean(ratios) <= 1.025 and max(ratios) < 1.1, ratios

@@ -98,10 +98,12 @@ def codec_section(data: dict) -> list[str]:
         lines.append(f"Codec choice was off (`--no-choose-codecs`): every policy sent {choice['codec']} at "
                      f"intermediate splits and {choice['input_codec']} at split 0.")
     lines += ['', 'Share of served frames by split kind and codec, averaged over the link families above; '
-              "partnner's shadow probes as a share of the uplink's capacity and of the server's time (the mean over "
-              'the families, and the max over all their traces).', '',
+              "partnner's shadow probes as a share of the uplink's capacity, over the whole run and after its "
+              "first 10 s (the start-up probes every other frame), and of the server's time (the mean over the "
+              'families, and the max over all their traces).', '',
               '| model | platform | policy | edge-only | cloud-only (split 0) | intermediate split | '
-              'probes: uplink mean / max | server mean / max |', '| --- | --- | --- | --- | --- | --- | --- | --- |']
+              'probes: uplink mean / max | uplink after 10 s | server mean / max |',
+              '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
     keys: dict[tuple[str, str], list[str]] = {}
     for key in data['cells']:
         model, platform, _ = key.split('|')
@@ -110,8 +112,9 @@ def codec_section(data: dict) -> list[str]:
         cells = [data['cells'][k] for k in cell_keys]
         for pol in CHOICE_POLICIES:
             c = mean_choices([cell[pol]['choices'] for cell in cells if 'choices' in cell[pol]])
-            probes = ' | - | -' if pol != 'partnner' else ''.join(
-                f' | {_mean_max_share(cells, pol, key)}' for key in ('probe_uplink_share', 'probe_server_share'))
+            probes = ' | - | - | -' if pol != 'partnner' else ''.join(
+                f' | {_mean_max_share(cells, pol, key)}'
+                for key in ('probe_uplink_share', 'probe_uplink_share_steady', 'probe_server_share'))
             lines.append(f"| {model} | {platform} | {pol} | {c['edge_only']:.0%} | {_shares_text(c['cloud_only'])} "
                          f"| {_shares_text(c['intermediate'])}{probes} |")
     return lines

@@ -249,11 +249,12 @@ def _speedup_section(data: dict) -> list[str]:
 
 def _family_section(data: dict) -> list[str]:
     lines = ['', '## Every policy, averaged per link family (mean latency as a multiple of the oracle)', '',
-             "The last column: partnner's shadow probes as a share of the uplink's capacity and of the server's "
-             'time (mean over models and platforms).', '']
-    lines += family_table(data['families'], data['cells'], POLICY_ORDER, 'partnner probes: uplink / server',
-                          lambda cells: f"{np.mean([c['partnner']['probe_uplink_share'] for c in cells]):.1%} / "
-                                        f"{np.mean([c['partnner']['probe_server_share'] for c in cells]):.1%}")
+             "The last column: partnner's shadow probes as a share of the uplink's capacity (over the whole run, "
+             "and after its first 10 s of start-up) and of the server's time (mean over models and platforms).", '']
+    lines += family_table(data['families'], data['cells'], POLICY_ORDER,
+                          'partnner probes: uplink / after 10 s / server',
+                          lambda cells: ' / '.join(f"{np.mean([c['partnner'][key] for c in cells]):.1%}" for key in (
+                              'probe_uplink_share', 'probe_uplink_share_steady', 'probe_server_share')))
     return lines
 
 

@@ -43,6 +43,7 @@ def summarize(runs: dict[str, Run], events: list[float], num_layers: int | None 
             'speedup_vs_edge_only': edge / r.mean, 'speedup_vs_cloud_only': cloud / r.mean,
             'switches': r.switches, 'decision_us': r.decision_us,
             'probe_uplink_share': r.probe_uplink_share, 'probe_server_share': r.probe_server_share,
+            'probe_uplink_share_steady': r.probe_uplink_share_steady,
             'convergence_events': len(conv),
             'convergence_frames_median': float(np.median(frames)) if frames else None,
             'convergence_seconds_median': float(np.median(seconds)) if seconds else None,
@@ -79,8 +80,9 @@ def aggregate(summaries: list[dict[str, dict]]) -> dict[str, dict]:
             'label': name, 'traces': len(rows),
             **{k: float(np.mean([r[k] for r in rows])) for k in (
                 'mean_ms', 'p95_ms', 'x_oracle', 'speedup_vs_edge_only', 'speedup_vs_cloud_only', 'decision_us',
-                'probe_uplink_share', 'probe_server_share')},
+                'probe_uplink_share', 'probe_server_share', 'probe_uplink_share_steady')},
             'probe_uplink_share_max': float(max(r['probe_uplink_share'] for r in rows)),
+            'probe_uplink_share_steady_max': float(max(r['probe_uplink_share_steady'] for r in rows)),
             'probe_server_share_max': float(max(r['probe_server_share'] for r in rows)),
             'switches': int(sum(r['switches'] for r in rows)),
             'convergence_frames_median': float(np.median(conv)) if conv else None,

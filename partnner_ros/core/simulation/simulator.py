@@ -18,6 +18,8 @@ import numpy as np
 from ..adaptation.policies import Neurosurgeon, Policy, make_policy
 from .scenario import Scenario, Truth
 
+STEADY_AFTER_S = 10.0  # start-up is over by then: the cloud and the link are measured
+
 
 @dataclass
 class Run:
@@ -38,6 +40,7 @@ class Run:
     seconds: float = 0.0          # the run's length
     codec: tuple = ()             # each served frame's payload codec ('' at edge-only)
     probes: tuple = ()            # (s, bits) of each shadow probe: when it was sent, and its payload
+    steady_uplink_bits: float = 0.0  # what the link could carry from STEADY_AFTER_S on
 
     @property
     def probe_uplink_share(self) -> float:
@@ -45,8 +48,15 @@ class Run:
         return self.probe_bits / self.uplink_bits if self.uplink_bits else 0.0
 
     def probe_bits_since(self, t: float) -> float:
-        """What shadow probes sent from ``t`` on (s; for the steady state after start-up)."""
+        """What shadow probes sent from ``t`` on (s)."""
         return float(sum(bits for at, bits in self.probes if at >= t))
+
+    @property
+    def probe_uplink_share_steady(self) -> float:
+        """Share of the uplink's capacity that shadow probes used from STEADY_AFTER_S on: the steady
+        state, after the start-up's probe every other frame.
+        """
+        return self.probe_bits_since(STEADY_AFTER_S) / self.steady_uplink_bits if self.steady_uplink_bits else 0.0
 
     @property
     def probe_server_share(self) -> float:
@@ -176,7 +186,8 @@ def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> 
     probes = (driver.probe_bits, driver.probe_server_ms) if driver else (0.0, 0.0)
     return Run(name, a[:, 0], a[:, 1], a[:, 2].astype(int), a[:, 3], a[:, 4].astype(int), a[:, 5].astype(bool),
                dropped, decision_us, *probes, float(sc.trace.bits_until(sc.duration)), sc.duration, tuple(codecs),
-               tuple(driver.probes) if driver else ())
+               tuple(driver.probes) if driver else (),
+               float(sc.trace.bits_until(sc.duration) - sc.trace.bits_until(min(STEADY_AFTER_S, sc.duration))))
 
 
 def simulate_fixed(sc: Scenario, options, truth: Truth | None = None) -> list[Run]:

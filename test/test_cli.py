@@ -162,7 +162,7 @@ def test_report_writes_tables_and_plots(resnet18_profile, tmp_path):
     assert data_choices_sum_to_one(json.loads((tmp_path / 'report' / 'report.json').read_text())['cells'])
     data = json.loads((tmp_path / 'report' / 'report.json').read_text())
     assert set(data['cells']) == {'resnet18|edge10x|hsdpa', 'resnet18|edge10x|fcc'}
-    # probes in steady state (after the start-up) are part of the whole run's, on the same capacity or less
+    # the probes' uplink share in steady state, after the start-up
     assert 'uplink after 10 s' in md and all(0 <= c['partnner']['probe_uplink_share_steady'] < 0.5
                                                 for c in data['cells'].values())
     assert list((tmp_path / 'report').glob('*.png'))

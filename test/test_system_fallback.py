@@ -51,6 +51,8 @@ def test_dead_cloud_means_edge_only_within_the_deadline_and_back(system, photos)
             killed['at'] = time.monotonic()
     system.run_frames([photos[i % len(photos)] for i in range(16)], max_outstanding=2, between=kill_at_5,
                       timeout=30)
+    system.spin_until(lambda: any(t > killed['at'] and s.split == n for t, s in system.states), 5,
+                      'the manager to fall back')
     fallback = next(t for t, s in system.states if t > killed['at'] and s.split == n)
     assert fallback - killed['at'] <= 2.0, f'fell back after {fallback - killed["at"]:.2f} s'
     assert not next(s for t, s in system.states if t >= fallback).cloud_alive
@@ -63,6 +65,7 @@ def test_dead_cloud_means_edge_only_within_the_deadline_and_back(system, photos)
     assert outcomes[-1].status == Status.OK and outcomes[-1].split == n  # served on the edge meanwhile
     system.spin_until(lambda: system.state().frames_lost >= len(lost), 5, 'the manager to count the losses')
 
+    system.wait_forgotten('cloud')
     system.start('cloud')
     system.wait_ready(split=SPLIT, timeout=90)
     start = len(system.sent_headers)

@@ -61,6 +61,14 @@ class SystemWatch:
         entry = self.diagnostics.get(self._fqn(edge))
         return entry[1].get(key) if entry else None
 
+    def summary(self) -> str:
+        """What this node last heard of the edge and how many frame-record publishers it has matched, for
+        error messages.
+        """
+        graph = len(self.node.get_publishers_info_by_topic(self.timing_sub.topic_name))
+        return (f'frame_timing publishers: {self.timing_sub.get_publisher_count()} matched, {graph} in the graph; '
+                f'edge status: {self.diagnostics.get(self._fqn("edge"), (0.0, {}))[1]}')
+
     def _fqn(self, name: str) -> str:
         ns = self.node.get_namespace().rstrip('/')
         return f'{ns}/{name}'
@@ -130,6 +138,15 @@ class Session:
         """Signal one node's process group and wait for it."""
         stop([self.procs.pop(name)], grace_s=0.0 if sig == signal.SIGKILL else 5.0)
 
+    def wait_forgotten(self, key: str, timeout: float = 30.0) -> None:
+        """Until the graph no longer lists the killed node ``key``: until then DDS still counts its endpoints as
+        matched, so a node restarted under the same name could pass for matched before it is.
+        """
+        robot, _, name = key.rpartition('/')
+        ns = f'{self.namespace}/{robot}' if robot else self.namespace
+        self.spin_until(lambda: (name, ns) not in self.node.get_node_names_and_namespaces(), timeout,
+                        f'the graph to forget {key}')
+
     def close(self) -> None:
         """Stop every node (SIGINT, then SIGKILL), recorders last so that they keep what the others sent
         last, and destroy the watching node.
@@ -154,7 +171,8 @@ class Session:
             if dead:
                 raise SessionError(f'{", ".join(dead)} exited while waiting for {what}\n{self.logs()}')
             if time.monotonic() > deadline:
-                raise SessionError(f'timed out after {timeout:.0f} s waiting for {what}\n{self.logs()}')
+                raise SessionError(f'timed out after {timeout:.0f} s waiting for {what}\n{self.watch.summary()}\n'
+                                   f'{self.logs()}')
             self._rclpy.spin_once(self.node, timeout_sec=0.02)
 
     def spin_for(self, seconds: float) -> None:
@@ -174,4 +192,5 @@ class Session:
         try:
             self.spin_until(ready, timeout, 'the system to be ready')
         except SessionError as e:
-            raise SessionError(f'{e.args[0].splitlines()[0]} ({reason[0]})\n{self.logs()}') from None
+            raise SessionError(f'{e.args[0].splitlines()[0]} ({reason[0]})\n{self.watch.summary()}\n'
+                               f'{self.logs()}') from None

@@ -89,6 +89,8 @@ def test_a_robot_leaves_a_dead_server_for_another_within_two_seconds_and_counts_
         s.spin_until(lambda: s.watch.edge_value('server') in ('a', 'b'), 10, 'the edge on a named server')
         first = s.watch.edge_value('server')
         other = 'b' if first == 'a' else 'a'
+        # round trips are timed against the server in use, named by its heartbeats (not by the robot's namespace)
+        s.spin_until(lambda: int(s.diagnostic('partition_manager').get('pings', 0)) > 0, 10, f'a ping of {first}')
         start = len(s.sent_headers)
         killed = {}
 
@@ -107,5 +109,7 @@ def test_a_robot_leaves_a_dead_server_for_another_within_two_seconds_and_counts_
         assert len(served_after) >= 5, [(r.status.name, r.split, round(r.at_s - killed['at'], 2)) for r in records]
         assert served_after[0].at_s - killed['at'] <= 2.0, f'{served_after[0].at_s - killed["at"]:.2f} s'
         assert s.state().split == 0  # it moved server, it did not fall back to the edge
+        pings = int(s.diagnostic('partition_manager')['pings'])
+        s.spin_until(lambda: int(s.diagnostic('partition_manager')['pings']) > pings, 10, f'a ping of {other}')
     finally:
         s.stop()

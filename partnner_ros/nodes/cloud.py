@@ -231,7 +231,8 @@ class CloudNode(Node):
                           num_layers=self.model.num_layers, queue_depth=state.queue_depth,
                           frames_served=self.counts[Status.OK],
                           frames_rejected=self.counts[Status.REJECTED] + self.counts[Status.FAILED],
-                          ms_per_gweight=self.ms_per_gweight.mean, server=self.server, wait_ms=state.wait_ms,
+                          ms_per_gweight=self.ms_per_gweight.mean, server=self.server,
+                          node=self.get_fully_qualified_name(), wait_ms=state.wait_ms,
                           utilisation=state.utilisation, price=state.price, robots=state.robots,
                           max_batch=self.queue.max_batch)
         msg.header.stamp = self.get_clock().now().to_msg()

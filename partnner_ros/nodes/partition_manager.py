@@ -56,7 +56,7 @@ class PartitionManager(Node):
         self.num_layers: int | None = None
         self.space: SplitSpace | None = None
         self.params = Params(self)
-        edge_node, cloud_node = self._declare_parameters()
+        edge_node = self._declare_parameters()
         p = self.params
 
         self.fingerprint = ''
@@ -79,7 +79,7 @@ class PartitionManager(Node):
         self.ping_request = Outstanding(PING_TIMEOUT_S)
 
         self.edge = EdgeControl(self, edge_node)
-        self.cloud = AsyncParameterClient(self, cloud_node)
+        self._ping_clients: dict[str, AsyncParameterClient] = {}
         self.state_pub = self.create_publisher(PartitionState, 'partition_state', qos.STATE)
         self.create_subscription(FrameTiming, 'frame_timing', self._on_timing, qos.RESULTS,
                                  event_callbacks=qos.sub_events(self, 'frame_timing'))
@@ -90,8 +90,8 @@ class PartitionManager(Node):
         self.diagnostics = Diagnostics(self, self._diagnostics)
 
     # --- parameters ---------------------------------------------------------------------------
-    def _declare_parameters(self) -> tuple[str, str]:
-        """Declare the parameters; return the names of the edge node and of the cloud node to ping."""
+    def _declare_parameters(self) -> str:
+        """Declare the parameters; return the name of the edge node."""
         p = self.params
         # before the policy, whose check needs them for neurosurgeon
         p.declare('edge_profile', '', 'neurosurgeon only: partnner profile --json measured on the robot',
@@ -117,10 +117,7 @@ class PartitionManager(Node):
                   'its robots move to another (with several servers)', float_range=(0.2, 10.0), read_only=True)
         p.declare('ping_period', 1.0, 'seconds between round-trip pings of the cloud', float_range=(0.05, 60.0),
                   read_only=True)
-        edge_node = p.declare('edge_node', 'edge', 'name of the edge node whose split parameter is set',
-                              read_only=True)
-        cloud_node = p.declare('cloud_node', 'cloud', 'name of the cloud node to ping', read_only=True)
-        return edge_node, cloud_node
+        return p.declare('edge_node', 'edge', 'name of the edge node whose split parameter is set', read_only=True)
 
     def _check_split(self, value):
         if self.num_layers is not None and not 0 <= value <= self.num_layers:
@@ -177,7 +174,7 @@ class PartitionManager(Node):
         self.health.heartbeat(time.monotonic())
         self.cloud_fingerprint = msg.model_fingerprint
         self.servers.heartbeat(msg.server, ServerHeard(time.monotonic(), msg.wait_ms, msg.price, msg.ms_per_gweight,
-                                                       msg.model_fingerprint))
+                                                       msg.model_fingerprint, msg.node))
 
     def _on_timing(self, msg):
         status = Status(msg.status)
@@ -204,10 +201,18 @@ class PartitionManager(Node):
         self.probe_spend.observe(record, link.bandwidth.value if link is not None and link.known else float('nan'))
 
     def _send_ping(self):
+        """Time a round trip to the server in use, through the parameter service of the node its heartbeats name
+        (wherever it runs: a fleet's server is outside the robot's namespace).
+        """
         sent = time.monotonic()
-        if self.ping_request.busy(sent) or not self.cloud.services_are_ready():
+        heard = self.servers.heard.get(self.servers.current) if self.servers.current is not None else None
+        if heard is None or not heard.node or self.ping_request.busy(sent):
             return
-        self.ping_request.start(self.cloud.get_parameters(['num_layers']), sent, lambda f: self._on_pong(f, sent))
+        if heard.node not in self._ping_clients:
+            self._ping_clients[heard.node] = AsyncParameterClient(self, heard.node)
+        client = self._ping_clients[heard.node]
+        if client.services_are_ready():
+            self.ping_request.start(client.get_parameters(['num_layers']), sent, lambda f: self._on_pong(f, sent))
 
     def _on_pong(self, future, sent):
         if future.exception() is None:

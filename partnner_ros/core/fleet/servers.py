@@ -26,6 +26,7 @@ class ServerHeard:
     price: float = 0.0
     ms_per_gweight: float = 0.0
     fingerprint: str = ''
+    node: str = ''  # its node's fully qualified name
 
 
 class ServerChoice:

@@ -124,8 +124,7 @@ class Session:
         """Start ``partnner_ros.nodes.<module>`` (``name`` renames the node, ``remap`` maps topics, ``robot`` puts
         it in that namespace under the session's, for a fleet; its key is then ``robot/name``).
         """
-        argv = node_command(module, f'{self.namespace}/{robot}' if robot else self.namespace, params,
-                            self.log_level)
+        argv = node_command(module, self._namespace_of(robot), params, self.log_level)
         if name:
             argv += ['-r', f'__node:={name}']
         for old, new in (remap or {}).items():
@@ -133,6 +132,10 @@ class Session:
         key = (f'{robot}/' if robot else '') + (name or module.rsplit('.', 1)[-1])
         self.procs[key] = spawn(argv, self.log_dir / f"{key.replace('/', '-')}-{len(self.procs)}.log")
         return self.procs[key]
+
+    def _namespace_of(self, robot: str) -> str:
+        """The namespace of a node started for ``robot`` ('': the session's own)."""
+        return f'{self.namespace}/{robot}' if robot else self.namespace
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Signal one node's process group and wait for it."""
@@ -143,7 +146,7 @@ class Session:
         matched, so a node restarted under the same name could pass for matched before it is.
         """
         robot, _, name = key.rpartition('/')
-        ns = f'{self.namespace}/{robot}' if robot else self.namespace
+        ns = self._namespace_of(robot)
         self.spin_until(lambda: (name, ns) not in self.node.get_node_names_and_namespaces(), timeout,
                         f'the graph to forget {key}')
 

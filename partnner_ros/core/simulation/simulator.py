@@ -34,13 +34,17 @@ class Run:
     equivalent: np.ndarray  # the chosen split's cost is within tolerance of the best
     dropped: int
     decision_us: float
-    probe_bits: float = 0.0       # what shadow probes sent over the uplink
-    probe_server_ms: float = 0.0  # what they cost the server
+    probe_server_ms: float = 0.0  # what shadow probes cost the server
     uplink_bits: float = 0.0      # what the link could carry over the run
     seconds: float = 0.0          # the run's length
     codec: tuple = ()             # each served frame's payload codec ('' at edge-only)
     probes: tuple = ()            # (s, bits) of each shadow probe: when it was sent, and its payload
     steady_uplink_bits: float = 0.0  # what the link could carry from STEADY_AFTER_S on
+
+    @property
+    def probe_bits(self) -> float:
+        """What shadow probes sent over the uplink."""
+        return self.probe_bits_since(0.0)
 
     @property
     def probe_uplink_share(self) -> float:
@@ -90,7 +94,7 @@ class _Driver:
     def __init__(self, policy: Policy, sc: Scenario, truth: Truth):
         self.policy, self.sc, self.truth = policy, sc, truth
         self.decision_s = 0.0  # wall time spent in choose()
-        self.probe_bits = self.probe_server_ms = 0.0
+        self.probe_server_ms = 0.0
         self.probes: list[tuple[float, float]] = []
         self.next_ping = 0.0
         self.profiled = policy if isinstance(policy, Neurosurgeon) else None
@@ -123,7 +127,6 @@ class _Driver:
             probe = None if split is None else truth.option(split, policy.codec_for(split))
             if probe is not None and probe != o:
                 policy.observe(truth.record(j, costs, probe, 0.0, s, probe=True))
-                self.probe_bits += float(truth.bits[probe])
                 self.probes.append((s, float(truth.bits[probe])))
                 self.probe_server_ms += float(costs[2][probe])
                 done = max(done, truth.probe_done(costs, s, o, probe))
@@ -183,11 +186,11 @@ def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> 
         i = j + 1
     a = np.array(rows, dtype=float).reshape(-1, 6)
     decision_us = (driver.decision_s if driver else 0.0) / max(served, 1) * 1e6
-    probes = (driver.probe_bits, driver.probe_server_ms) if driver else (0.0, 0.0)
+    uplink_bits = float(sc.trace.bits_until(sc.duration))
     return Run(name, a[:, 0], a[:, 1], a[:, 2].astype(int), a[:, 3], a[:, 4].astype(int), a[:, 5].astype(bool),
-               dropped, decision_us, *probes, float(sc.trace.bits_until(sc.duration)), sc.duration, tuple(codecs),
-               tuple(driver.probes) if driver else (),
-               float(sc.trace.bits_until(sc.duration) - sc.trace.bits_until(min(STEADY_AFTER_S, sc.duration))))
+               dropped, decision_us, driver.probe_server_ms if driver else 0.0, uplink_bits, sc.duration,
+               tuple(codecs), tuple(driver.probes) if driver else (),
+               uplink_bits - float(sc.trace.bits_until(min(STEADY_AFTER_S, sc.duration))))
 
 
 def simulate_fixed(sc: Scenario, options, truth: Truth | None = None) -> list[Run]:

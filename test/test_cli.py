@@ -77,7 +77,9 @@ def test_simulate_compares_every_policy_with_the_oracle(resnet18_profile, tmp_pa
     data = json.loads(out.stdout)
     assert set(data['traces']) == {'fast', 'steps'} and data['platform']['edge_slowdown'] == 10
     overall = data['overall']
-    assert set(overall) == {'oracle', 'partnner', 'edge_only', 'cloud_only', 'best_static', 'neurosurgeon', 'ans'}
+    assert set(overall) == {'oracle', 'partnner', 'edge_only', 'cloud_only', 'best_static', 'informed', 'neurosurgeon',
+                            'ans'}
+    assert overall['informed']['x_oracle'] <= overall['best_static']['x_oracle']
     # the oracle is the per-frame bound; a policy stuck on a slow split serves fewer frames
     # while the link is down (one frame through the 10 s outage), so its mean over the frames
     # it served may dip below the oracle's, by how much depending on this machine's profile
@@ -162,6 +164,9 @@ def test_report_writes_tables_and_plots(resnet18_profile, tmp_path):
     assert data_choices_sum_to_one(json.loads((tmp_path / 'report' / 'report.json').read_text())['cells'])
     data = json.loads((tmp_path / 'report' / 'report.json').read_text())
     assert set(data['cells']) == {'resnet18|edge10x|hsdpa', 'resnet18|edge10x|fcc'}
+    # the informed reference is never above the best fixed split, and is described
+    assert all(c['informed']['x_oracle'] <= c['best_static']['x_oracle'] for c in data['cells'].values())
+    assert '| family | partnner | best_static | informed |' in md and 'core/simulation/informed.py' in md
     # the probes' uplink share in steady state, after the start-up
     assert 'uplink after 10 s' in md and all(0 <= c['partnner']['probe_uplink_share_steady'] < 0.5
                                                 for c in data['cells'].values())

@@ -14,7 +14,8 @@ HELP = 'replay a recording (partnner record, or ros2 bag record -s mcap) through
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('recording', help='an MCAP file, or a rosbag2 folder of them')
     p.add_argument('--policy', default='all', help='all, or a comma-separated list of '
-                                                   'partnner,edge_only,cloud_only,best_static,neurosurgeon,ans')
+                                                   'partnner,edge_only,cloud_only,best_static,informed,'
+                                                   'neurosurgeon,ans')
     p.add_argument('--robot', help='namespace of the robot to replay, when the recording holds several')
     p.add_argument('--model', help="the recorded model (default: the one the edge's diagnostics name)")
     p.add_argument('--codec', default='fp16+lz4', help='feature codec the policies use (default fp16+lz4)')

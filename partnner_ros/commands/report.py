@@ -201,7 +201,13 @@ def convergence_cell(profile: SimProfile, platform: Platform, seed: int = 0) -> 
             for kind, s, sc in zip(('bandwidth', 'cloud_load'), steps, scenarios)}
 
 
-POLICY_ORDER = ('partnner', 'best_static', 'neurosurgeon', 'ans', 'cloud_only', 'edge_only')
+POLICY_ORDER = ('partnner', 'best_static', 'informed', 'neurosurgeon', 'ans', 'cloud_only', 'edge_only')
+INFORMED_TEXT = ('best_static and informed are references that know the trace in hindsight. best_static is the '
+                 'best fixed split (and codec). informed is told the link\'s rate as each frame starts, and what '
+                 'every option costs on average from a moment at that rate, and acts on both as well as it can '
+                 '(core/simulation/informed.py), or is the best fixed split where that does not pay. Its distance '
+                 'below best_static is what reacting to the link gains when the rate comes for free; partnner '
+                 'must learn the rate from its own frames and probes.')
 
 
 def render_markdown(data: dict) -> str:
@@ -249,6 +255,7 @@ def _speedup_section(data: dict) -> list[str]:
 
 def _family_section(data: dict) -> list[str]:
     lines = ['', '## Every policy, averaged per link family (mean latency as a multiple of the oracle)', '',
+             INFORMED_TEXT, '',
              "The last column: partnner's shadow probes as a share of the uplink's capacity (over the whole run, "
              "and after its first 10 s of start-up) and of the server's time (mean over models and platforms).", '']
     lines += family_table(data['families'], data['cells'], POLICY_ORDER,

@@ -23,7 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         'from published latencies of the model: rpi4-t4, orin-nano-t4, s24-npu-t4 '
                         '(docs/platforms.md)')
     p.add_argument('--policy', default='all', help='all, or a comma-separated list of '
-                                                   'partnner,edge_only,cloud_only,best_static,neurosurgeon,ans')
+                                                   'partnner,edge_only,cloud_only,best_static,informed,'
+                                                   'neurosurgeon,ans (best_static and informed are references '
+                                                   'that know the trace in hindsight)')
     p.add_argument('--codec', default='fp16+lz4', help='feature codec (default fp16+lz4)')
     p.add_argument('--input-codec', default='jpeg', help='codec at split 0 (default jpeg)')
     p.add_argument('--choose-codecs', action='store_true',

@@ -11,11 +11,12 @@ live. The oracle knows every frame's true costs and is the bound.
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..adaptation.policies import Neurosurgeon, Policy, make_policy
+from .informed import InformedDriver
 from .scenario import Scenario, Truth
 
 STEADY_AFTER_S = 10.0  # start-up is over by then: the cloud and the link are measured
@@ -154,9 +155,14 @@ def simulate(sc: Scenario, policy: Policy | str, truth: Truth | None = None) -> 
     if isinstance(policy, str):
         if policy != 'oracle':
             raise ValueError(f"simulate takes a Policy or 'oracle', got {policy!r}")
-        name, driver = 'oracle', None
-    else:
-        name, driver = policy.name, _Driver(policy, sc, truth)
+        return serve(sc, truth, 'oracle', None)
+    return serve(sc, truth, policy.name, _Driver(policy, sc, truth))
+
+
+def serve(sc: Scenario, truth: Truth, name: str, driver) -> Run:
+    """Serve the scenario's frames, each with the option ``driver.choose(s)`` picks (the best one when
+    ``driver`` is None: the oracle), feeding the driver each outcome (see ``_Driver``).
+    """
     usable = truth.usable
     rows, codecs = [], []
     dropped = served = i = 0
@@ -282,22 +288,32 @@ def convergence(run: Run, events: list[float], stable: int = 5) -> list[tuple[fl
     return out
 
 
-SIM_POLICIES = ('partnner', 'edge_only', 'cloud_only', 'best_static', 'neurosurgeon', 'ans')
+SIM_POLICIES = ('partnner', 'edge_only', 'cloud_only', 'best_static', 'informed', 'neurosurgeon', 'ans')
 
 
 def run_all(sc: Scenario, policies=SIM_POLICIES) -> dict[str, Run]:
-    """Every requested policy plus the oracle; best_static is the best fixed split in hindsight."""
+    """Every requested policy plus the oracle; best_static is the best fixed split in hindsight, informed
+    the better of it and the policy of :mod:`.informed` (both references know the trace in hindsight).
+    """
     truth = Truth(sc)
     space = sc.profile.space
     runs = {'oracle': simulate(sc, 'oracle', truth)}
     for name in policies:
         if name == 'best_static':
-            best = min(simulate_fixed(sc, truth.usable, truth), key=lambda r: r.mean)
-            codec = f' {best.codec[0]}' if best.codec and best.codec[0] not in ('', space.codec_for(best.split[0])) \
-                else ''
-            best.policy = f'best_static (split {best.split[0]}{codec})'
-            runs[name] = best
+            runs[name] = best_static(sc, truth)
+        elif name == 'informed':
+            fixed = runs.get('best_static') or best_static(sc, truth)
+            reacting = serve(sc, truth, name, InformedDriver(sc, truth))
+            runs[name] = reacting if reacting.mean <= fixed.mean else replace(fixed, policy='informed (a fixed split)')
         else:
             runs[name] = simulate(sc, make_policy(name, space.num_layers, space=space), truth)
     return runs
 
+
+def best_static(sc: Scenario, truth: Truth) -> Run:
+    """The fixed option with the lowest mean latency over the run."""
+    best = min(simulate_fixed(sc, truth.usable, truth), key=lambda r: r.mean)
+    codec = best.codec[0] if best.codec else ''
+    codec = f' {codec}' if codec not in ('', sc.profile.space.codec_for(best.split[0])) else ''
+    best.policy = f'best_static (split {best.split[0]}{codec})'
+    return best

@@ -67,10 +67,10 @@ class Trace:
         """Mean rate over one period, in Mbit/s."""
         return self.bits_per_period / self.period / 1e6
 
-    def rate_at(self, t: float) -> float:
-        """The rate in bit/s at time ``t`` s (wrapping around the period)."""
-        local = t % self.period
-        return float(self.rate[np.searchsorted(self.start, local, 'right') - 1])
+    def rate_at(self, t):
+        """The rate in bit/s at time(s) ``t`` s (wrapping around the period; array-friendly)."""
+        rate = self.rate[np.searchsorted(self.start, np.asarray(t, dtype=float) % self.period, 'right') - 1]
+        return float(rate) if np.ndim(rate) == 0 else rate
 
     def bits_until(self, t):
         """Bits the link could carry from time 0 to ``t`` (array-friendly)."""

@@ -2,19 +2,20 @@
 
 Reacting to a link cannot know a frame's future; at best it knows the link's state
 now and how the link behaves. This policy is told both, as no real policy is: the
-link's rate ``lag_s`` ago (a moment a transfer could have measured), and, from the
-whole run in hindsight, what each option costs on average when started at each
-rate and at which rate the link is when that frame is done. It serves each frame
-with the option that minimises the mean latency per frame in that model: an
-average-cost Markov decision process over quantile bins of the lagged rate, solved
-by relative value iteration (frames follow each other, so the mean latency per
-frame is the mean cost per decision).
+link's rate as each frame starts (a real policy knows it at best from a transfer
+that has just ended), and, from the whole run in hindsight, what each option costs
+on average when started at each rate and at which rate the link is when that frame
+is done. It serves each frame with the option that minimises the mean latency per
+frame in that model: an average-cost Markov decision process over quantile bands of
+the rate, solved by relative value iteration (frames follow each other, so the
+mean latency per frame is the mean cost per decision).
 
-It is a reference, not a bound: the bins only approximate the link's state, so on
-some traces it lands above best_static. Where it is not below best_static, a link's
-bursts are too short or too unpredictable for any reaction to pay, and a policy
-that learns the link from its own frames, at a probe budget, has nothing to gain
-over the best fixed split.
+It is a reference, not a bound: the bands only approximate the link's state, so on
+some traces it lands above best_static (``simulator.run_all`` then reports the best
+fixed split for it). Where it is not below best_static, a link's bursts are too
+short or too unpredictable for any reaction to pay, and a policy that learns the
+link from its own frames, at a probe budget, has nothing to gain over the best
+fixed split.
 """
 
 import numpy as np
@@ -26,34 +27,31 @@ ITERATIONS = 5000
 
 class InformedDriver:
     """Drives ``simulator.serve`` like a policy's driver, with no probes or pings: each frame's option
-    is the informed policy's for the link's rate ``lag_s`` before the frame starts.
+    is the informed policy's for the link's rate as the frame starts.
     """
 
     decision_s = probe_server_ms = 0.0
 
-    def __init__(self, sc: Scenario, truth: Truth, lag_s: float = 0.0, bins: int = 8, step_s: float = 0.05):
-        self.sc, self.lag_s = sc, lag_s
+    def __init__(self, sc: Scenario, truth: Truth, bins: int = 8, step_s: float = 0.05):
+        self.sc = sc
         self.probes: list[tuple[float, float]] = []
         options = truth.usable
         t = np.arange(0.0, sc.duration, step_s)
         frame = np.minimum((t * sc.fps).astype(int), len(truth.noise_edge) - 1)
         cost = truth.costs(frame[:, None], t[:, None], options[None, :])[0]
-        rate = self._lagged_rate(t)
+        rate = sc.trace.rate_at(t)
         self.edges = np.unique(np.quantile(rate, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
         state = self._state(rate)
         done = t[:, None] + np.maximum(cost / 1e3, 1.0 / sc.fps)
-        after = self._state(self._lagged_rate(done))
+        after = self._state(sc.trace.rate_at(done))
         self.choice = options[_solve(state, after, cost, len(self.edges) + 1)]
-
-    def _lagged_rate(self, t):
-        return self.sc.trace.rate_at(np.maximum(np.asarray(t) - self.lag_s, 0.0))
 
     def _state(self, rate):
         return np.digitize(rate, self.edges, right=True)
 
     def choose(self, s: float) -> int:
         """The option for the frame served from time ``s``."""
-        return int(self.choice[int(self._state(self._lagged_rate(s)))])
+        return int(self.choice[int(self._state(self.sc.trace.rate_at(s)))])
 
     def feed(self, j, s, costs, o, wait_ms, served, done: float) -> float:
         """Nothing to learn: the pipeline is free when the frame is done."""

@@ -4,18 +4,21 @@ test process that plays camera and observer."""
 
 import itertools
 import os
+import time
 from pathlib import Path
 
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from sensor_msgs.msg import Image
 
+from partnner_ros.core.adaptation.frames import Status
 from partnner_ros.msg import Classification, Detection2DArray, Features, PartitionState
 from partnner_ros.nodes import qos
 from partnner_ros.nodes.image_conversion import array_to_image
 from partnner_ros.system.session import Session
 
 _ids = itertools.count()
+HELLO_EVERY_S, HELLO_TIMEOUT_S = 2.0, 30.0
 
 
 class System(Session):
@@ -105,8 +108,23 @@ class System(Session):
                 after(i)
         self.spin_until(lambda: len(self.timings) >= first + len(frames), timeout, 'the last outcomes')
 
-    def features_publisher(self):
-        """A publisher on the cloud's features topic, to send it hand-made messages."""
+    def features_publisher(self, hello: Features):
+        """A publisher on the cloud's features topic, to send it hand-made messages. Once the cloud
+        subscribes, ``hello`` (a message it serves, with a frame_seq of its own) is sent, stamped now, every
+        ``HELLO_EVERY_S`` until its outcome comes: the cloud may not know of a publisher that already knows
+        of it, and would drop what that publisher sends first.
+        """
         if self.features_pub is None:
             self.features_pub = self.node.create_publisher(Features, 'features', qos.features())
+            self.spin_until(lambda: self.features_pub.get_subscription_count() > 0, 10, 'the cloud to subscribe')
+            sent = [-HELLO_EVERY_S]
+
+            def answered():
+                if time.monotonic() - sent[0] >= HELLO_EVERY_S:
+                    hello.header.stamp = self.node.get_clock().now().to_msg()  # the manager counts its latency
+                    self.features_pub.publish(hello)
+                    sent[0] = time.monotonic()
+                return hello.frame_seq in self.timings
+            self.spin_until(answered, HELLO_TIMEOUT_S, 'the cloud to answer a hand-made features message')
+            assert self.timings[hello.frame_seq].status == Status.OK, self.timings[hello.frame_seq].error
         return self.features_pub

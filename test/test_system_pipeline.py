@@ -44,14 +44,16 @@ def test_three_stage_pipeline_gives_the_full_models_detections(pipeline, get_mod
 def test_a_stage_rejects_features_beyond_its_stop_and_serves_the_next_frame(pipeline, get_model, photos):
     local = get_model(MODEL)
     x, meta = local.preprocess(photos[0])
-    live = local.head(x, 14)
-    names = local.live_names(14)
-    late = Features(model_fingerprint=local.fingerprint, split=14, codec='fp32', frame_seq=20_000,
-                    tensors=[wire_to_msg(codec.encode(n, t, 'fp32')) for n, t in zip(names, live)],
-                    image_width=meta.width, image_height=meta.height, scale_x=meta.scale_x,
-                    scale_y=meta.scale_y, pad_x=meta.pad_x, pad_y=meta.pad_y)
-    pub = pipeline.features_publisher()
-    pipeline.spin_until(lambda: pub.get_subscription_count() > 0, 10, 'the stage to subscribe')
+
+    def features(split, seq):
+        live = zip(local.live_names(split), local.head(x, split))
+        return Features(model_fingerprint=local.fingerprint, split=split, codec='fp32', frame_seq=seq,
+                        tensors=[wire_to_msg(codec.encode(n, t, 'fp32')) for n, t in live],
+                        image_width=meta.width, image_height=meta.height, scale_x=meta.scale_x,
+                        scale_y=meta.scale_y, pad_x=meta.pad_x, pad_y=meta.pad_y)
+
+    pub = pipeline.features_publisher(features(5, 900_002))
+    late = features(14, 20_000)
     pub.publish(late)
     pipeline.spin_until(lambda: 20_000 in pipeline.timings, 10, 'the verdict')
     verdict = pipeline.timings[20_000]

@@ -25,7 +25,7 @@ def plot_replay(rec, cond, runs: dict, out: Path) -> Path:
     split.set_ylabel(f'split (0: cloud-only, {cond.num_layers}: edge-only)')
     states = [((m.log_ns - cond.t0_ns) / 1e9, m.msg) for m in rec.of('partition_state')]
     t = np.linspace(0, cond.duration_s, 800)
-    link.plot(t, [cond.trace.rate_at(x) / 1e6 for x in t], lw=0.8, label='extracted from the transfers')
+    link.plot(t, cond.trace.rate_at(t) / 1e6, lw=0.8, label='extracted from the transfers')
     if states:
         link.plot([s for s, _ in states], [m.bandwidth_bps / 1e6 for _, m in states], lw=0.8,
                   label=f'{cond.policy} estimate')

@@ -328,7 +328,7 @@ def plot_runs(runs: dict[str, Run], sc: Scenario, path: Path) -> None:
     axes[1].set_ylabel('split')
     axes[1].legend(fontsize=8)
     t = np.linspace(0, sc.duration, 600)
-    axes[2].plot(t, [sc.trace.rate_at(x) / 1e6 for x in t], lw=1, label=f'{sc.trace.name} Mbit/s')
+    axes[2].plot(t, sc.trace.rate_at(t) / 1e6, lw=1, label=f'{sc.trace.name} Mbit/s')
     axes[2].plot(t, sc.cloud_load.at(t), lw=1, label='cloud load x')
     axes[2].set_xlabel('s')
     axes[2].legend(fontsize=8)

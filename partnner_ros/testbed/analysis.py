@@ -168,7 +168,7 @@ def overhead(run: LiveRun, trace: Trace, delay_ms: float) -> dict:
                + np.where(remote, 0.0, f['codec_ms']))
     sent = f['time_s'] + f['edge_ms'] / 1e3
     up = np.asarray(trace.finish(sent, 8.0 * f['bytes'])) - sent
-    ideal = np.where(remote, (up + 8.0 * RESULT_BYTES / np.maximum([trace.rate_at(s) for s in sent], 1.0)) * 1e3
+    ideal = np.where(remote, (up + 8.0 * RESULT_BYTES / np.maximum(trace.rate_at(sent), 1.0)) * 1e3
                      + 2 * delay_ms, 0.0)
     rest = f['e2e_ms'] - f['edge_queue_ms'] - compute - ideal
     e2e = float(f['e2e_ms'].mean())

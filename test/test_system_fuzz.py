@@ -10,6 +10,7 @@ from sensor_msgs.msg import Image
 from partnner_ros.core.adaptation.frames import Status
 from partnner_ros.core.wire import codec
 from partnner_ros.msg import Features
+from partnner_ros.nodes.image_conversion import array_to_image
 from partnner_ros.nodes.messages import wire_to_msg
 
 MODEL = 'resnet18'
@@ -203,3 +204,19 @@ def test_a_thousand_malformed_camera_images_are_each_rejected_with_a_reason(syst
     start = len(system.sent_headers)
     system.run_frames([photos[1]])
     assert system.timings[start].status == Status.OK
+
+
+def test_camera_stamps_off_the_robots_clock_are_reported_once_and_the_frames_served(system, photos):
+    first = len(system.sent_headers)
+    for i in range(2):
+        msg = array_to_image(photos[1], 'rgb8')  # the stamp left at zero, as some camera drivers leave it
+        system.image_pub.publish(msg)
+        system.sent_headers.append(msg.header)
+        system.spin_until(lambda seq=first + i: seq in system.timings, 30, f'the outcome of frame {i}')
+    assert [system.timings[first + i].status for i in range(2)] == [Status.OK, Status.OK]
+    # the edge's own wait is not counted from 1970
+    assert all(system.timings[first + i].edge_ms < 10_000 for i in range(2))
+    system.spin_until(lambda: system.diagnostic('edge').get('stamps_off_clock') == '2', 10,
+                      'the edge to count the stamps')
+    log = next(system.log_dir.glob('edge-*.log')).read_text()
+    assert log.count("off this node's clock") == 1

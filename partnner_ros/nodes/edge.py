@@ -32,6 +32,9 @@ from .params import Params, one_of, server_name
 from .runner import run
 
 FEATURE_CODECS = [c for c in formats.CODECS if c != formats.JPEG]
+# a camera stamp further than this from the robot's clock was not taken on it: a camera left at zero, its own
+# unsynchronised clock, or a bag played without use_sim_time
+STAMP_TOLERANCE_S = 10.0
 
 
 def _codec_name(name: str) -> str | None:
@@ -71,6 +74,8 @@ class EdgeNode(Node):
         self.outbox: queue.Queue = queue.Queue(maxsize=1)
         self.counts = {s: 0 for s in Status}
         self.frames_in = 0
+        self.stamps_off_clock = 0
+        self.latest_stamp_off = False  # the latest image's
         self.last_error = ''
         self._logged_errors: set[str] = set()
         self.compute_ms = 0.0
@@ -145,13 +150,25 @@ class EdgeNode(Node):
 
     # --- executor thread -------------------------------------------------------------------
     def _on_image(self, msg):
-        now = self.get_clock().now()
-        intake_ms = max(0.0, (now.nanoseconds - stamp_ns(msg.header.stamp)) / 1e6)
+        age_ms = (self.get_clock().now().nanoseconds - stamp_ns(msg.header.stamp)) / 1e6
+        self.latest_stamp_off = abs(age_ms) > STAMP_TOLERANCE_S * 1e3
+        if self.latest_stamp_off:
+            self._count_stamp_off_clock(age_ms)
+        intake_ms = 0.0 if self.latest_stamp_off else max(0.0, age_ms)
         frame = Frame(self.frames_in, msg, time.monotonic(), intake_ms)
         self.frames_in += 1
         stale = self.slot.put(frame)
         if stale is not None:
             self._report(stale, Status.DROPPED, 'stale: a newer frame arrived before it was processed')
+
+    def _count_stamp_off_clock(self, age_ms: float) -> None:
+        self.stamps_off_clock += 1
+        if self.stamps_off_clock == 1:
+            self.get_logger().warning(
+                f'camera stamps are {age_ms / 1e3:.0f} s off this node\'s clock: the partition manager measures '
+                'each frame\'s latency, and from it the link, from the camera stamp, so it cannot adapt (is the '
+                'camera stamping zero or its own clock, or a bag playing without use_sim_time?); the frames are '
+                'still served')
 
     def _on_timing(self, msg):
         if not msg.probe and msg.model_fingerprint == self.model.fingerprint and self.in_flight.resolve(
@@ -312,14 +329,17 @@ class EdgeNode(Node):
     def _diagnostics(self):
         v = self.params.values
         lost, failed, rejected = self.counts[Status.LOST], self.counts[Status.FAILED], self.counts[Status.REJECTED]
-        level = ERROR if failed and failed >= self.counts[Status.OK] else WARN if lost or failed or rejected else OK
-        message = f'split {v["split"]}/{self.model.num_layers}' + (f'; last error: {self.last_error}'
-                                                                    if self.last_error else '')
+        level = (ERROR if failed and failed >= self.counts[Status.OK] or self.latest_stamp_off
+                 else WARN if lost or failed or rejected or self.stamps_off_clock else OK)
+        message = (f'split {v["split"]}/{self.model.num_layers}'
+                   + (f'; last error: {self.last_error}' if self.last_error else '')
+                   + ('; camera stamps off this clock' if self.latest_stamp_off else ''))
         return level, message, {
             'model': self.model.name, 'fingerprint': self.model.fingerprint, 'split': v['split'], 'server': v['server'],
             'codec': v['codec'], 'cameras': self.image_sub.get_publisher_count(),
             'features_depth': self._features_pub(v['server']).qos_profile.depth,
             'cloud_matched': self._cloud_matched(), 'frames_in': self.frames_in,
+            'stamps_off_clock': self.stamps_off_clock,
             'results_here': self.counts[Status.OK],
             'dropped_stale': self.counts[Status.DROPPED], 'lost': lost, 'failed': failed, 'rejected': rejected,
             'in_flight': len(self.in_flight), 'head_compute_ms': self.compute_ms}

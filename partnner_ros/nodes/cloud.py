@@ -247,6 +247,7 @@ class CloudNode(Node):
             'failed': self.counts[Status.FAILED], 'dropped_queue_full': self.counts[Status.DROPPED],
             'queue_depth': len(self.queue), 'ms_per_gweight': self.ms_per_gweight.mean,
             'mean_batch': self.batch_size.mean, 'price': self.load.price,
+            'timing_readers': min(r.timing_pub.get_subscription_count() for r in self.robots),
             **({'stage': f'layers up to split {self.stop}', 'stage_ms': self.stage_ms.mean}
                if self.stop < self.model.num_layers else {}),
             **{f'rejected[{k}]': v for k, v in self.rejections.items()}}

@@ -78,10 +78,12 @@ class SystemWatch:
         """Why the system cannot take camera frames yet, or None when it can.
 
         Ready: the manager sees the edge and a live cloud (at ``split``, if given);
-        both the edge's and the cloud's frame records reach this node; and the edge,
-        in a status sent after ``since`` (monotonic), has matched the cloud (and, with
-        ``camera``, a camera). DDS matches each side on its own, so a frame sent
-        before the edge's side is done is lost, or served on the edge.
+        both the edge's and the cloud's frame records reach this node; the edge, in a
+        status sent after ``since`` (monotonic), has matched the cloud (and, with
+        ``camera``, a camera); and the cloud, in such a status, has matched every reader
+        of its frame records. DDS matches each side on its own, so a frame sent before
+        the edge's side is done is lost, or served on the edge, and its record may not
+        reach a reader the cloud has not matched.
         """
         s = self.state
         if s is None or not s.num_layers:
@@ -99,6 +101,21 @@ class SystemWatch:
             return 'the edge has not matched the cloud'
         if camera and int(values.get('cameras', 0)) < 1:
             return 'the edge has not matched the camera'
+        return self._cloud_not_heard(since)
+
+    def _cloud_not_heard(self, since: float) -> str | None:
+        """Why a cloud of this namespace, serving it alone, may not reach every reader of its frame records
+        yet (None when it does, or when there is no such cloud): this node may know of the cloud's
+        publisher before that publisher knows of the readers, and a record sent meanwhile is lost to them.
+        """
+        if self._fqn('cloud') not in self.diagnostics:
+            return None
+        at, values = self.diagnostics[self._fqn('cloud')]
+        if at <= since:
+            return 'no fresh status from the cloud'
+        readers = self.node.count_subscribers(self.timing_sub.topic_name)
+        if values.get('robots') == '1' and int(values.get('timing_readers', 0)) < readers:
+            return f"the cloud's frame records reach {values.get('timing_readers')} of {readers} readers"
         return None
 
 

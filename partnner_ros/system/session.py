@@ -108,9 +108,9 @@ class SystemWatch:
         yet (None when it does, or when there is no such cloud): this node may know of the cloud's
         publisher before that publisher knows of the readers, and a record sent meanwhile is lost to them.
         """
-        if self._fqn('cloud') not in self.diagnostics:
+        at, values = self.diagnostics.get(self._fqn('cloud'), (None, {}))
+        if at is None:
             return None
-        at, values = self.diagnostics[self._fqn('cloud')]
         if at <= since:
             return 'no fresh status from the cloud'
         readers = self.node.count_subscribers(self.timing_sub.topic_name)

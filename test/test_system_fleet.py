@@ -66,7 +66,7 @@ def test_each_robot_gets_only_its_own_results(ros, tmp_path, photos, get_model, 
     # a long batch wait: the two robots' frames, sent together, run as one batch
     fleet = serve_two(tmp_path, splits, max_batch=4, max_batch_wait_ms=300.0 if batched else 0.0)
     try:
-        fleet.spin_until(lambda: all(fleet.watch.edge_value('split', f'{r}/edge') == str(splits[r])
+        fleet.spin_until(lambda: all(fleet.watch.value('split', f'{r}/edge') == str(splits[r])
                                      for r in ROBOTS), 90, 'both edges up')
         fleet.exchange(frames, rounds=4)
         check_own_results(fleet, frames, get_model(MODEL))
@@ -86,8 +86,8 @@ def test_a_robot_leaves_a_dead_server_for_another_within_two_seconds_and_counts_
     s.start('partition_manager', policy='fixed', split=0, cloud_timeout=2.0)
     try:
         s.wait_ready(split=0)
-        s.spin_until(lambda: s.watch.edge_value('server') in ('a', 'b'), 10, 'the edge on a named server')
-        first = s.watch.edge_value('server')
+        s.spin_until(lambda: s.watch.value('server') in ('a', 'b'), 10, 'the edge on a named server')
+        first = s.watch.value('server')
         other = 'b' if first == 'a' else 'a'
         # round trips are timed against the server in use, named by its heartbeats (not by the robot's namespace)
         s.spin_until(lambda: int(s.diagnostic('partition_manager').get('pings', 0)) > 0, 10, f'a ping of {first}')
@@ -101,7 +101,7 @@ def test_a_robot_leaves_a_dead_server_for_another_within_two_seconds_and_counts_
         # the edge serves its frames itself while its server is gone, until the manager moves it (after 0.75 s of
         # silence): 16 frames after the kill leave room for 5 on the new server
         s.run_frames([photos[i % len(photos)] for i in range(20)], between=kill_at_4, timeout=30)
-        s.spin_until(lambda: s.watch.edge_value('server') == other
+        s.spin_until(lambda: s.watch.value('server') == other
                      and s.diagnostic('partition_manager').get('server') == other, 5, f'the robot on server {other}')
         assert s.diagnostic('partition_manager').get('server_moves') == '1'
         records = [s.timings[i] for i in range(start, start + 20)]  # every frame has exactly one outcome

@@ -66,7 +66,7 @@ class DemoOptions:
     record: str = ''  # an MCAP file to record the run to
 
 
-def _summarise(opts: DemoOptions, ledger, frames_in: int, model_note: str) -> dict:
+def _summarise(opts: DemoOptions, ledger, frames_in: int, model_note: str, camera_unanswered: int) -> dict:
     from ..core.adaptation.frames import Status
     latency = ledger.latency()
     count = ledger.counts
@@ -74,7 +74,8 @@ def _summarise(opts: DemoOptions, ledger, frames_in: int, model_note: str) -> di
         'model': opts.model, 'weights': opts.weights or None, 'note': model_note, 'policy': opts.policy,
         'frames_in': frames_in, 'results_out': count[Status.OK], 'dropped': count[Status.DROPPED],
         'lost': count[Status.LOST], 'rejected': count[Status.REJECTED], 'failed': count[Status.FAILED],
-        'no_outcome': max(0, frames_in - len(ledger)), 'probes': ledger.probes,
+        'no_outcome': max(0, frames_in - len(ledger)), 'camera_unanswered': camera_unanswered,
+        'probes': ledger.probes,
         'probe_server_share': ledger.probe_spend.server_share,
         'probe_uplink_mbps': ledger.probe_spend.bits_per_s / 1e6,
         'per_split': {str(k): asdict(v) for k, v in ledger.per_split().items()},
@@ -161,7 +162,7 @@ def run_demo(opts: DemoOptions) -> int:
     session = Session(opts.namespace, log_dir, node_name='demo', log_level='warn')
     overlay = []
     session.node.create_subscription(Image, 'overlay', overlay.append, qos.IMAGE_SUB)
-    interrupted = False
+    interrupted, unanswered = False, 0
     try:
         for module, params in _node_params(opts):
             session.start(module, params)
@@ -178,6 +179,7 @@ def run_demo(opts: DemoOptions) -> int:
             'source': opts.source, 'max_frames': opts.frames, 'pace_by_results': True, 'rate': 30.0,
             'pace_timeout': opts.frame_timeout, 'loop': True, 'min_subscribers': 2})
         _follow_frames(opts, session, log)
+        unanswered = int(session.watch.value('frames_unanswered', 'camera_source') or 0)
     except SessionError as e:
         print(f'demo: {e}', file=log)
         return 1
@@ -188,9 +190,10 @@ def run_demo(opts: DemoOptions) -> int:
         session.close()
         rclpy.try_shutdown()
     ledger = session.watch.ledger
-    frames_in = opts.frames if opts.frames and not interrupted else len(ledger)
+    # a frame answered after the camera gave up on it (pace_timeout) comes on top of --frames
+    frames_in = max(opts.frames, len(ledger)) if opts.frames and not interrupted else len(ledger)
     note = 'random weights' if not opts.weights else f'weights from {opts.weights}'
-    summary = _summarise(opts, ledger, frames_in, note)
+    summary = _summarise(opts, ledger, frames_in, note, unanswered)
     written = _write_outputs(opts, ledger, session.watch.state, overlay[-1] if overlay else None, summary)
     if opts.json:
         print(json.dumps({**summary, **written}, indent=2))
@@ -235,6 +238,9 @@ def _print_summary(s: dict, written: dict) -> None:
     print(f"{s['model']} ({s['note']}), policy {s['policy']}: {s['frames_in']} frames in, "
           f"{s['results_out']} results out, {s['dropped']} dropped (stale), {s['lost']} lost, "
           f"{s['rejected']} rejected, {s['failed']} failed")
+    if s['camera_unanswered']:
+        print(f"camera frames with no outcome within the pace timeout, replaced: {s['camera_unanswered']} "
+              '(the camera topic is best effort; see the camera_source log)')
     if s['e2e_mean_ms'] is not None:
         print(f"end-to-end latency: mean {s['e2e_mean_ms']:.1f} ms, p95 {s['e2e_p95_ms']:.1f} ms")
     print(f"shadow probes: {s['probes']}, {s['probe_server_share']:.1%} of the server's time, "

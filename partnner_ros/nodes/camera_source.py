@@ -3,8 +3,11 @@ bundled with ultralytics, or synthetic frames, published as sensor_msgs/Image
 stamped with the node clock (so use_sim_time works).
 
 With ``pace_by_results`` the next frame goes out when the previous one has an
-outcome on ``frame_timing`` (or after ``pace_timeout``): the demo then runs at
-whatever rate the pipeline sustains, and no frame goes stale.
+outcome on ``frame_timing``: the demo then runs at whatever rate the pipeline
+sustains, and no frame goes stale. The camera topic is best effort, so a frame can
+be lost (the first one, most often, when the edge's subscription has not yet
+matched this publisher): one with no outcome within ``pace_timeout`` is counted,
+and another takes its place in ``max_frames``.
 """
 
 import time
@@ -37,29 +40,32 @@ class CameraSource(Node):
         p.declare('rate', 10.0, 'frames per second (the most, when paced)', float_range=(0.01, 1000.0),
                   on_change=lambda _: self._reset_timer())
         p.declare('loop', True, 'start over at the end of the source')
-        p.declare('max_frames', 0, 'stop after this many frames; 0: never', int_range=(0, 2 ** 31 - 1))
+        p.declare('max_frames', 0, 'stop after this many frames (paced: this many with an outcome); 0: never',
+                  int_range=(0, 2 ** 31 - 1))
         p.declare('frame_id', 'camera', 'frame_id of the published images')
         p.declare('encoding', 'bgr8', 'encoding of the published raw images', check=one_of(['bgr8', 'rgb8']))
         transport = declare_transport(p)
-        p.declare('pace_by_results', False, 'publish the next frame only when the previous one has an outcome '
-                  'on frame_timing (or pace_timeout passed)', read_only=True)
-        p.declare('pace_timeout', 5.0, 'seconds to wait for an outcome when paced', float_range=(0.01, 600.0))
+        p.declare('pace_by_results', False, 'publish the first frame once frame_timing has a publisher, and each '
+                  'next one when the previous has an outcome there (or pace_timeout passed)', read_only=True)
+        p.declare('pace_timeout', 5.0, 'seconds to wait for an outcome when paced; a frame without one is counted '
+                  'unanswered and replaced', float_range=(0.01, 600.0))
         p.declare('min_subscribers', 1, 'hold frames until this many subscribers match the camera topic (the demo '
                   'waits for the edge and the overlay); 0: never wait', int_range=(0, 1000))
 
         self.source = open_source(source, width, height)
         self.pub, self._to_msg = advertise_camera(self, transport)
         self.sent = 0
+        self.unanswered = 0
         self.finished = False
         self.waiting_since: float | None = None
         self.awaited_stamp_ns: int | None = None
         self.ledger = FrameLedger(window=16)
-        self.create_subscription(FrameTiming, 'frame_timing', self._on_timing, qos.RESULTS)
+        self.timing_sub = self.create_subscription(FrameTiming, 'frame_timing', self._on_timing, qos.RESULTS)
         self.timer = None
         self._reset_timer()
         self.diagnostics = Diagnostics(self, lambda: (OK, 'finished' if self.finished else 'publishing', {
             'source': self.source.description, 'frames_sent': self.sent,
-            'frames_answered': self.ledger.counts[Status.OK]}))
+            'frames_answered': self.ledger.counts[Status.OK], 'frames_unanswered': self.unanswered}))
         self.get_logger().info(f'publishing {self.source.description} on {self.pub.topic_name}')
 
     def _reset_timer(self):
@@ -76,14 +82,18 @@ class CameraSource(Node):
         v = self.params.values
         if self.finished:
             return
-        if v['max_frames'] and self.sent >= v['max_frames']:
+        if self.waiting_since is not None:
+            if time.monotonic() - self.waiting_since < v['pace_timeout']:
+                return
+            self._count_unanswered(v['pace_timeout'])
+        if v['max_frames'] and self.sent - self.unanswered >= v['max_frames']:
             self.finished = True
-            self.get_logger().info(f'sent {self.sent} frames; done')
+            self.get_logger().info(f'sent {self.sent} frames ({self.unanswered} unanswered); done')
             return
         if self.pub.get_subscription_count() < v['min_subscribers']:
             return
-        if self.waiting_since is not None and time.monotonic() - self.waiting_since < v['pace_timeout']:
-            return
+        if v['pace_by_results'] and self.timing_sub.get_publisher_count() == 0:
+            return  # the first outcome would go unheard
         frame = self.source.next()
         if frame is None:
             if not v['loop']:
@@ -100,6 +110,15 @@ class CameraSource(Node):
             self.waiting_since = time.monotonic()
         self.pub.publish(msg)
         self.sent += 1
+
+    def _count_unanswered(self, timeout: float) -> None:
+        self.unanswered += 1
+        self.waiting_since = None
+        if self.unanswered == 1:
+            self.get_logger().warning(
+                f'frame {self.sent - 1} had no outcome on frame_timing within {timeout:.1f} s; sending the next in '
+                'its place (the camera topic is best effort: the edge may never have got it). Further such frames '
+                'are only counted')
 
     def destroy_node(self):
         """Close the frame source (video file or folder), then destroy the node."""

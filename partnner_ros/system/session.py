@@ -56,9 +56,9 @@ class SystemWatch:
         for status in msg.status:
             self.diagnostics[status.hardware_id] = (time.monotonic(), {kv.key: kv.value for kv in status.values})
 
-    def edge_value(self, key: str, edge: str = 'edge') -> str | None:
-        """A value from the edge's last /diagnostics status."""
-        entry = self.diagnostics.get(self._fqn(edge))
+    def value(self, key: str, node: str = 'edge') -> str | None:
+        """A value from the last /diagnostics status of ``node`` (a name in this namespace)."""
+        entry = self.diagnostics.get(self._fqn(node))
         return entry[1].get(key) if entry else None
 
     def summary(self) -> str:

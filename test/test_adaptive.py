@@ -217,6 +217,22 @@ def test_partnner_leaves_a_server_whose_frames_time_out():
     assert policy.cloud.predict(0, 4) > 1900
 
 
+def test_partnner_counts_pre_and_postprocessing_where_they_run():
+    """Non-maximum suppression on a slow robot: edge-only frames take 60 ms beyond the model, offloaded ones
+    2 ms (the server postprocesses); the predictions add what the records said of each."""
+    link = optimal_link(20.0, 3)
+    told, untold = Partnner(space()), Partnner(space())
+    for policy in (told, untold):
+        drive(policy, link, 20)
+    for seq in range(20, 26):
+        k, extra = (4, 60.0) if seq % 2 else (0, 2.0)
+        r = link.record(seq, k)
+        untold.observe(r)
+        told.observe(replace(r, e2e_ms=r.e2e_ms + extra, pre_post_ms=extra, edge_ms=r.edge_ms + extra * (k == 4),
+                             cloud_ms=r.cloud_ms + extra * (k < 4)))
+    assert told.predict() - untold.predict() == pytest.approx([2.0, 2.0, 2.0, 2.0, 60.0])
+
+
 # --- simulator accounting ----------------------------------------------------------------------
 def tiny_profile() -> SimProfile:
     """Two layers of 10 and 30 ms; 100 kB after layer 1, a 50 kB image at split 0."""

@@ -59,4 +59,10 @@ def test_a_frame_record_is_accounted_on_the_robot_clock_from_durations():
     assert record.e2e_ms == pytest.approx(100.0)
     assert record.edge_ms == pytest.approx(37.0) and record.cloud_ms == pytest.approx(25.0)
     assert record.codec_ms == pytest.approx(7.0) and record.transfer_ms == pytest.approx(38.0)
+    assert record.pre_post_ms == pytest.approx(2.0 + 1.5)  # the edge's preprocessing, the cloud's postprocessing
     assert record.edge_layer_ms == (6.0,) * 5 and not record.probe
+
+    # at edge-only the edge's fourth time is its postprocessing, not a codec
+    timing = timing_msg(header, 3, 'abcdef0123456789', 23, '', int(Status.OK), edge=(1.0, 2.0, 300.0, 40.0))
+    record = record_from_timing(over_dds(timing), stamp_ns(header.stamp) + 400_000_000)
+    assert record.codec_ms == 0.0 and record.pre_post_ms == pytest.approx(42.0) and record.transfer_ms < 60

@@ -43,6 +43,7 @@ class FrameRecord:
     error: str = ''
     at_s: float = float('nan')  # when the outcome reached the robot, in seconds on its clock
     codec: str = ''  # the payload's codec ('' at edge-only, or when not known)
+    pre_post_ms: float = 0.0  # the image's preprocessing and the results' postprocessing, wherever they ran
 
     @property
     def transfer_ms(self) -> float:
@@ -59,13 +60,16 @@ def record_from_timing(timing, arrival_ns: int) -> FrameRecord:
     """A FrameTiming message, received at ``arrival_ns`` on the robot's clock, as a record.
     End-to-end latency is that arrival minus the camera stamp: both on the robot.
     """
+    # at edge-only nothing crossed the link, and the edge's encode slot holds its postprocessing
+    edge_only = timing.payload_bytes == 0
     return FrameRecord(
         timing.frame_seq, timing.split, Status(timing.status), timing.payload_bytes,
         (arrival_ns - stamp_ns(timing.header.stamp)) / 1e6, edge_ms(timing), cloud_ms(timing),
         edge_compute_ms=timing.edge_compute_ms, cloud_compute_ms=timing.cloud_compute_ms,
-        codec_ms=timing.edge_encode_ms + timing.cloud_decode_ms, edge_layer_ms=tuple(timing.edge_layer_ms),
-        cloud_layer_ms=tuple(timing.cloud_layer_ms), probe=timing.probe, error=timing.error,
-        at_s=arrival_ns / 1e9, codec=timing.codec)
+        codec_ms=0.0 if edge_only else timing.edge_encode_ms + timing.cloud_decode_ms,
+        edge_layer_ms=tuple(timing.edge_layer_ms), cloud_layer_ms=tuple(timing.cloud_layer_ms), probe=timing.probe,
+        error=timing.error, at_s=arrival_ns / 1e9, codec=timing.codec,
+        pre_post_ms=timing.edge_preprocess_ms + (timing.edge_encode_ms if edge_only else timing.cloud_postprocess_ms))
 
 
 def edge_ms(timing) -> float:

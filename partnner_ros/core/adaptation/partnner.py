@@ -7,7 +7,7 @@ import random
 
 import numpy as np
 
-from .estimators import LinkEstimator, ShapeProfile
+from .estimators import LinkEstimator, ShapeProfile, StepTracker
 from .frames import FrameRecord, Status
 from .policy import Policy
 from .probing import ProbeBudget, doubt
@@ -58,6 +58,8 @@ class Partnner(Policy):
         self.edge = ShapeProfile(space.weights)
         self.cloud = ShapeProfile(space.weights)
         self.link = LinkEstimator()
+        # the image's preprocessing and the results' postprocessing, at edge-only (True) and offloaded
+        self.pre_post = {True: StepTracker(), False: StepTracker()}
         self.codecs = space.codecs()
         # where each codec may carry a split's payload, fixed for the model: not re-derived every decision
         self.allowed = {c: np.array([space.codec_allowed(k, c) for k in range(space.num_layers + 1)])
@@ -91,6 +93,8 @@ class Partnner(Policy):
             return
         n, k = self.num_layers, r.split
         self._unprobed = 0 if r.probe else self._unprobed + 1
+        if not (r.probe and k == n):  # an edge-only probe's results are not postprocessed
+            self.pre_post[k == n].update(r.pre_post_ms)
         if k > 0 and r.edge_compute_ms > 0:
             self.edge.observe(0, k, r.edge_compute_ms, r.edge_layer_ms or None)
         if k < n and r.cloud_compute_ms > 0:
@@ -190,8 +194,14 @@ class Partnner(Policy):
             if self._codec_at[k] == kept[k] and np.isfinite(pred[k]):
                 pred[k] = (pred[k] + self.margin_ms) * (1 + self.hysteresis)
         pred[n], payload[n] = edge[n], 0.0
+        pred[:n] += self._pre_post_ms(False)
+        pred[n] += self._pre_post_ms(True)
         self._payload = payload
         return pred
+
+    def _pre_post_ms(self, edge_only: bool) -> float:
+        tracker = self.pre_post[edge_only]
+        return tracker.value if tracker.known else 0.0
 
     def choose(self) -> tuple[int, str]:
         """The split with the lowest predicted latency (the current one kept unless beaten by more than the

@@ -179,4 +179,5 @@ class Truth:
             codec_ms=float(self.encode_ms[o] * self.sc.platform.edge_slowdown
                            + self.decode_ms[o] / self.sc.platform.cloud_speedup),
             edge_layer_ms=tuple(layer[:k] * es), cloud_layer_ms=tuple(layer[k:] * cs), probe=probe,
-            at_s=start_s + e2e / 1e3, codec=self.opt_codec[o])
+            at_s=start_s + e2e / 1e3, codec=self.opt_codec[o],
+            pre_post_ms=float(self.sc.profile.preprocess_ms * es + self.sc.profile.postprocess_ms * (es if k == n else cs)))

@@ -21,19 +21,21 @@ def _fmt_rate(bps: float) -> str:
 class Partnner(Policy):
     """Adaptive, platform-agnostic split selection (PArtNNer-style).
 
-    Predicted latency of split k = edge time of layers [0, k) + codec time + transfer
-    of the payload + cloud time of layers [k, n) (on a shared server, plus its queue
-    wait and congestion price, see ``server_load``). Each side's time is a learned
-    per-layer shape (from the model's compute weights, refined by the per-layer
-    durations the nodes measure) times a scale tracked with step detection, so a
-    change of load is followed within a few frames; the link's transfer time is
-    predicted from the distribution of recent rates (E[1/B], see
-    :mod:`.rate_spread`). Nothing is profiled in advance: the first frames run on
-    the edge (the robot can always serve itself) with shadow probes that send the
-    image to the cloud, and a side the current split leaves unobserved is kept
-    honest by shadow probes, no more than ``probe_share`` of the uplink and of the
-    server's time allow (:mod:`.probing`), and rarer while the probed split looks
-    clearly worse and was measured recently.
+    Predicted latency of split k = edge time of layers [0, k) + codec time +
+    transfer of the payload + cloud time of layers [k, n) (on a shared server, plus
+    its queue wait and congestion price, see ``server_load``) + the image's
+    preprocessing and the results' postprocessing, as recent frames at edge-only and
+    offloaded took them (a slow robot's non-maximum suppression is no small part of
+    edge-only). Each side's time is a learned per-layer shape (from the model's
+    compute weights, refined by the per-layer durations the nodes measure) times a
+    scale tracked with step detection, so a change of load is followed within a few
+    frames; the link's transfer time is predicted from the distribution of recent
+    rates (E[1/B], see :mod:`.rate_spread`). Nothing is profiled in advance: the
+    first frames run on the edge (the robot can always serve itself) with shadow
+    probes that send the image to the cloud, and a side the current split leaves
+    unobserved is kept honest by shadow probes, no more than ``probe_share`` of the
+    uplink and of the server's time allow (:mod:`.probing`), and rarer while the
+    probed split looks clearly worse and was measured recently.
     A switch needs a predicted gain above ``hysteresis`` (relative) plus
     ``margin_ms``, and, toward a split that sends more, ``doubt`` standard errors
     of the link's estimate, so noise does not make the split flap and a bursty,

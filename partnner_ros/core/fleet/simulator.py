@@ -247,7 +247,8 @@ class _FleetSim:
             frame['frame'], k, Status.OK, int(truth.bits[o] / 8), e2e + frame['wait_ms'],
             frame['edge_ms'] + frame['wait_ms'], cloud_ms, edge_compute_ms=float(truth.cum[k] * frame['es']),
             cloud_compute_ms=compute_ms, edge_layer_ms=tuple(layer[:k] * frame['es']),
-            cloud_layer_ms=tuple(cloud_layers), probe=frame['probe'], at_s=t, codec=truth.opt_codec[o]))
+            cloud_layer_ms=tuple(cloud_layers), probe=frame['probe'], at_s=t, codec=truth.opt_codec[o],
+            pre_post_ms=truth.pre_post_ms(k, frame['es'], frame['cs'])))
         if frame['probe']:
             return
         r.rows.append((frame['start'], e2e + frame['wait_ms'], k))

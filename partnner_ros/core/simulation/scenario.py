@@ -180,4 +180,9 @@ class Truth:
                            + self.decode_ms[o] / self.sc.platform.cloud_speedup),
             edge_layer_ms=tuple(layer[:k] * es), cloud_layer_ms=tuple(layer[k:] * cs), probe=probe,
             at_s=start_s + e2e / 1e3, codec=self.opt_codec[o],
-            pre_post_ms=float(self.sc.profile.preprocess_ms * es + self.sc.profile.postprocess_ms * (es if k == n else cs)))
+            pre_post_ms=self.pre_post_ms(k, es, cs))
+
+    def pre_post_ms(self, k: int, edge_scale: float, cloud_scale: float) -> float:
+        """A frame's preprocessing (on the edge) and postprocessing (where the last layer ran) at split k."""
+        p = self.sc.profile
+        return float(p.preprocess_ms * edge_scale + p.postprocess_ms * (edge_scale if k == self.n else cloud_scale))

@@ -7,7 +7,6 @@ import os
 import time
 from pathlib import Path
 
-from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from sensor_msgs.msg import Image
 
@@ -63,18 +62,6 @@ class System(Session):
         super().wait_ready(timeout, split, camera=True)
 
     # --- parameters -------------------------------------------------------------------------
-    def set_params_async(self, node_name: str, **params):
-        """Request parameter changes on a node; the future of the results."""
-        client = AsyncParameterClient(self.node, f'{self.ns}/{node_name}')
-        assert client.wait_for_services(10), f'no parameter services on {node_name}'
-        return client.set_parameters([Parameter(k, value=v) for k, v in params.items()])
-
-    def set_params(self, node_name: str, **params):
-        """Set parameters on a node; the SetParametersResult list."""
-        future = self.set_params_async(node_name, **params)
-        self.spin_until(future.done, 10, f'set {params} on {node_name}')
-        return future.result().results
-
     def get_param(self, node_name: str, name: str):
         """One integer or string parameter of a node."""
         client = AsyncParameterClient(self.node, f'{self.ns}/{node_name}')

@@ -1,5 +1,5 @@
-"""The camera source paced by results, as the demo runs it: it waits until outcomes can be heard, and
-a frame nobody answers (the camera topic is best effort) is counted and replaced."""
+"""The camera source paced by results, as the demo runs it: it waits until outcomes can be heard and
+while paused, and a frame nobody answers (the camera topic is best effort) is counted and replaced."""
 
 from ros_system import System
 from sensor_msgs.msg import Image
@@ -10,7 +10,7 @@ from partnner_ros.nodes import qos
 from partnner_ros.nodes.messages import timing_msg
 
 
-def test_a_paced_camera_waits_for_answers_and_replaces_a_frame_with_none(ros, tmp_path):
+def test_a_paced_camera_waits_for_answers_and_its_release_and_replaces_a_frame_with_none(ros, tmp_path):
     system = System(tmp_path / 'logs')
     images: list = []
     answers: list = []  # the frame-record publisher, once there is one
@@ -27,7 +27,12 @@ def test_a_paced_camera_waits_for_answers_and_replaces_a_frame_with_none(ros, tm
         system.spin_for(2.0)
         # matched to this node's image subscription, but nobody publishes frame records yet
         assert images == [] and system.diagnostic('camera_source')['frames_sent'] == '0'
+        # paused (as the demo starts it) it holds frames even so
+        assert system.set_params('camera_source', paused=True)[0].successful
         answers.append(system.node.create_publisher(FrameTiming, 'frame_timing', qos.RESULTS))
+        system.spin_for(2.0)
+        assert images == []
+        assert system.set_params('camera_source', paused=False)[0].successful
         system.spin_until(lambda: system.diagnostic('camera_source').get('frames_answered') == '3', 30,
                           'three answered frames')
         system.spin_for(3.0)  # a pace timeout and more: nothing further is sent

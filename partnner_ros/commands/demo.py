@@ -1,10 +1,10 @@
 """``partnner demo``: the whole system on this machine, as real processes over DDS.
 
-It starts the edge, cloud, partition manager and overlay nodes, waits until the
-manager sees the cloud, then starts the camera source paced by results (the next
-frame goes out when the previous one has an outcome, so nothing goes stale). It
-shows live progress, and at the end prints a summary and writes the last overlay
-image and a latency plot.
+It starts the camera source (paused), edge, cloud, partition manager and overlay
+nodes, waits until the manager sees the cloud and the edge has matched the camera,
+then releases the camera, paced by results (the next frame goes out when the
+previous one has an outcome, so nothing goes stale). It shows live progress, and at
+the end prints a summary and writes the last overlay image and a latency plot.
 """
 
 import argparse
@@ -145,7 +145,11 @@ def _node_params(opts: DemoOptions) -> list[tuple[str, dict]]:
         manager['split'] = opts.split
         edge['split'] = opts.split
     recorder = [('recorder', {'out': str(Path(opts.record).absolute())})] if opts.record else []
-    return recorder + [('cloud', model), ('edge', edge), ('partition_manager', manager), ('overlay', {})]
+    # paused until the edge has matched it, paced by results: the next frame goes when the last has an outcome
+    camera = {'source': opts.source, 'max_frames': opts.frames, 'pace_by_results': True, 'rate': 30.0,
+              'pace_timeout': opts.frame_timeout, 'loop': True, 'min_subscribers': 2, 'paused': True}
+    return recorder + [('cloud', model), ('edge', edge), ('partition_manager', manager), ('overlay', {}),
+                       ('camera_source', camera)]
 
 
 def run_demo(opts: DemoOptions) -> int:
@@ -166,18 +170,16 @@ def run_demo(opts: DemoOptions) -> int:
     try:
         for module, params in _node_params(opts):
             session.start(module, params)
-        print(f'demo: starting edge, cloud, partition manager and overlay ({opts.model}) in {opts.namespace}; '
-              f'logs in {log_dir}', file=log)
+        print(f'demo: starting camera, edge, cloud, partition manager and overlay ({opts.model}) in '
+              f'{opts.namespace}; logs in {log_dir}', file=log)
         started = time.monotonic()
-        session.wait_ready(opts.startup_timeout)
+        session.wait_ready(opts.startup_timeout, camera=True)
         state = session.watch.state
         random_note = ('random weights: detections are meaningless; pass --weights FILE.pt for real ones'
                        if not opts.weights else f'weights from {opts.weights}')
         print(f'demo: ready after {time.monotonic() - started:.1f} s: {opts.model} ({random_note}), '
               f'{state.num_layers} layers, policy {opts.policy}, split {state.split}', file=log)
-        session.start('camera_source', {
-            'source': opts.source, 'max_frames': opts.frames, 'pace_by_results': True, 'rate': 30.0,
-            'pace_timeout': opts.frame_timeout, 'loop': True, 'min_subscribers': 2})
+        session.set_params('camera_source', paused=False)
         _follow_frames(opts, session, log)
         unanswered = int(session.watch.value('frames_unanswered', 'camera_source') or 0)
     except SessionError as e:

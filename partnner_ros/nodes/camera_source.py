@@ -49,6 +49,8 @@ class CameraSource(Node):
                   'next one when the previous has an outcome there (or pace_timeout passed)', read_only=True)
         p.declare('pace_timeout', 5.0, 'seconds to wait for an outcome when paced; a frame without one is counted '
                   'unanswered and replaced', float_range=(0.01, 600.0))
+        p.declare('paused', False, 'hold frames while true (the demo releases them once the edge has matched this '
+                  'camera: a best-effort subscription drops what comes before)')
         p.declare('min_subscribers', 1, 'hold frames until this many subscribers match the camera topic (the demo '
                   'waits for the edge and the overlay); 0: never wait', int_range=(0, 1000))
 
@@ -80,7 +82,7 @@ class CameraSource(Node):
 
     def _tick(self):
         v = self.params.values
-        if self.finished:
+        if self.finished or v['paused']:
             return
         if self.waiting_since is not None:
             if time.monotonic() - self.waiting_since < v['pace_timeout']:

@@ -201,6 +201,21 @@ class Session:
         while time.monotonic() < deadline:
             self._rclpy.spin_once(self.node, timeout_sec=0.02)
 
+    def set_params_async(self, node_name: str, **params):
+        """Request parameter changes on a node of the session; the future of the results."""
+        from rclpy.parameter import Parameter
+        from rclpy.parameter_client import AsyncParameterClient
+        client = AsyncParameterClient(self.node, f'{self.namespace}/{node_name}')
+        if not client.wait_for_services(10):
+            raise SessionError(f'no parameter services on {node_name}\n{self.logs()}')
+        return client.set_parameters([Parameter(k, value=v) for k, v in params.items()])
+
+    def set_params(self, node_name: str, **params):
+        """Set parameters on a node of the session; the SetParametersResult list."""
+        future = self.set_params_async(node_name, **params)
+        self.spin_until(future.done, 10, f'set {params} on {node_name}')
+        return future.result().results
+
     def wait_ready(self, timeout: float, split: int | None = None, camera: bool = False) -> None:
         """Until :meth:`SystemWatch.not_ready` says ready (see there)."""
         since = time.monotonic()

@@ -6,6 +6,7 @@ import math
 import sys
 from pathlib import Path
 
+from ..core.simulation import SIM_POLICIES
 from .common import profile_for
 
 HELP = 'replay a recording (partnner record, or ros2 bag record -s mcap) through every policy'
@@ -13,9 +14,7 @@ HELP = 'replay a recording (partnner record, or ros2 bag record -s mcap) through
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('recording', help='an MCAP file, or a rosbag2 folder of them')
-    p.add_argument('--policy', default='all', help='all, or a comma-separated list of '
-                                                   'partnner,edge_only,cloud_only,best_static,informed,'
-                                                   'neurosurgeon,ans')
+    p.add_argument('--policy', default='all', help=f'all, or a comma-separated list of {",".join(SIM_POLICIES)}')
     p.add_argument('--robot', help='namespace of the robot to replay, when the recording holds several')
     p.add_argument('--model', help="the recorded model (default: the one the edge's diagnostics name)")
     p.add_argument('--codec', default='fp16+lz4', help='feature codec the policies use (default fp16+lz4)')
@@ -37,7 +36,6 @@ def run(args) -> int:
     from ..core.recording.replay import prediction, replay
     from ..core.simulation.metrics import format_table
     from ..core.simulation.scenario import SimProfile
-    from ..core.simulation.simulator import SIM_POLICIES
     from ..core.simulation.traces import trace_from_spec
     wanted = SIM_POLICIES if args.policy == 'all' else tuple(args.policy.split(','))
     unknown = [p for p in wanted if p not in SIM_POLICIES]

@@ -4,6 +4,7 @@ import argparse
 import json
 import sys
 
+from ..core.simulation import SIM_POLICIES
 from .codec_choice import codec_note, codec_options
 from .common import profile_for
 
@@ -22,10 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='edge5x, edge10x (default), edge20x, EDGE_SLOWDOWN[:CLOUD_SPEEDUP] (e.g. 8:2), or a preset '
                         'from published latencies of the model: rpi4-t4, orin-nano-t4, s24-npu-t4 '
                         '(docs/platforms.md)')
-    p.add_argument('--policy', default='all', help='all, or a comma-separated list of '
-                                                   'partnner,edge_only,cloud_only,best_static,informed,'
-                                                   'neurosurgeon,ans (best_static and informed are references '
-                                                   'that know the trace in hindsight)')
+    p.add_argument('--policy', default='all', help=f'all, or a comma-separated list of {",".join(SIM_POLICIES)} '
+                                                   '(best_static and informed are references that know the '
+                                                   'trace in hindsight)')
     p.add_argument('--codec', default='fp16+lz4', help='feature codec (default fp16+lz4)')
     p.add_argument('--input-codec', default='jpeg', help='codec at split 0 (default jpeg)')
     p.add_argument('--choose-codecs', action='store_true',
@@ -47,7 +47,7 @@ def run(args) -> int:
     from ..core.simulation.metrics import aggregate, format_choices, format_table, summarize
     from ..core.simulation.platforms import PRESETS, resolve_platform
     from ..core.simulation.scenario import Scenario, SimProfile
-    from ..core.simulation.simulator import SIM_POLICIES, run_all
+    from ..core.simulation.simulator import run_all
     from ..core.simulation.traces import Steps, load_traces
     wanted = SIM_POLICIES if args.policy == 'all' else tuple(args.policy.split(','))
     unknown = [p for p in wanted if p not in SIM_POLICIES and p not in POLICIES]

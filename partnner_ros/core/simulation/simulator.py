@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..adaptation.policies import Neurosurgeon, Policy, make_policy
+from . import SIM_POLICIES
 from .informed import InformedDriver
 from .scenario import Scenario, Truth
 
@@ -288,7 +289,6 @@ def convergence(run: Run, events: list[float], stable: int = 5) -> list[tuple[fl
     return out
 
 
-SIM_POLICIES = ('partnner', 'edge_only', 'cloud_only', 'best_static', 'informed', 'neurosurgeon', 'ans')
 
 
 def run_all(sc: Scenario, policies=SIM_POLICIES) -> dict[str, Run]:

@@ -7,7 +7,6 @@ import os
 import time
 from pathlib import Path
 
-from rclpy.parameter_client import AsyncParameterClient
 from sensor_msgs.msg import Image
 
 from partnner_ros.core.adaptation.frames import Status
@@ -64,9 +63,7 @@ class System(Session):
     # --- parameters -------------------------------------------------------------------------
     def get_param(self, node_name: str, name: str):
         """One integer or string parameter of a node."""
-        client = AsyncParameterClient(self.node, f'{self.ns}/{node_name}')
-        assert client.wait_for_services(10)
-        future = client.get_parameters([name])
+        future = self.parameter_client(node_name).get_parameters([name])
         self.spin_until(future.done, 10, f'get {name} from {node_name}')
         value = future.result().values[0]
         return value.integer_value if value.type == 2 else value.string_value

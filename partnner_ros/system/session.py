@@ -201,14 +201,18 @@ class Session:
         while time.monotonic() < deadline:
             self._rclpy.spin_once(self.node, timeout_sec=0.02)
 
-    def set_params_async(self, node_name: str, **params):
-        """Request parameter changes on a node of the session; the future of the results."""
-        from rclpy.parameter import Parameter
+    def parameter_client(self, node_name: str):
+        """A parameter client of a node of the session, its services found; SessionError if they are not."""
         from rclpy.parameter_client import AsyncParameterClient
         client = AsyncParameterClient(self.node, f'{self.namespace}/{node_name}')
         if not client.wait_for_services(10):
             raise SessionError(f'no parameter services on {node_name}\n{self.logs()}')
-        return client.set_parameters([Parameter(k, value=v) for k, v in params.items()])
+        return client
+
+    def set_params_async(self, node_name: str, **params):
+        """Request parameter changes on a node of the session; the future of the results."""
+        from rclpy.parameter import Parameter
+        return self.parameter_client(node_name).set_parameters([Parameter(k, value=v) for k, v in params.items()])
 
     def set_params(self, node_name: str, **params):
         """Set parameters on a node of the session; the SetParametersResult list."""

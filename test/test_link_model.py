@@ -1,5 +1,6 @@
 """The link model prices a transfer at E[1/B] over recent rates, follows a 10x step
-within a few transfers, keeps a lone outlier bounded, and the probe budget holds
+within a few transfers, takes a regime it has not measured for a while as likely over,
+keeps a lone outlier bounded, and the probe budget holds
 shadow probes to their share of the uplink and the server; on bursty generated links
 partnner does no worse than the best fixed split and better than neurosurgeon."""
 
@@ -47,6 +48,26 @@ def test_a_10x_step_is_followed_within_a_few_transfers():
         link.observe(125_000, 1000.0, at_s=20 + i)  # now 1 Mbit/s
     assert before == pytest.approx(100.0, rel=0.05)
     assert link.transfer_ms(125_000) == pytest.approx(1000.0, rel=0.3)
+
+
+def test_a_regime_left_unmeasured_is_taken_to_have_ended_as_time_passes():
+    # regimes of 5 s: 1, 10, 1 and 10 Mbit/s, a sample every 0.5 s; the current regime holds the sample
+    # before its step and ten at 10 Mbit/s: E[1/B] = (1 + 10 x 0.1) / 11 = 2/11 per Mbit; the older 29
+    # samples (19 at 1, 10 at 10 Mbit/s) cost 20/29; a regime lasts (19.5 s + 10 s prior) / 4 = 7.375 s
+    spread = spread_of([1.0] * 10 + [10.0] * 10 + [1.0] * 10 + [10.0] * 10, steps={10, 20, 30})
+    regime, others, dwell = 2 / 11, 20 / 29, 7.375
+
+    def expected(age_s):
+        ends = 1 - math.exp(-(3 * age_s + regime) / dwell)  # a 1 Mbit transfer takes 2/11 s in the regime
+        return ((1 - ends) * regime + ends * others) / MBPS
+
+    assert spread.regimes_last
+    assert spread.predict([1e6])[0][0] == pytest.approx(expected(0.0), rel=1e-6)  # 0.194 per Mbit
+    spread.advance(19.5 + 2.0)  # two seconds of frames served without a transfer
+    assert spread.predict([1e6])[0][0] == pytest.approx(expected(2.0), rel=1e-6)  # 0.470 per Mbit
+    spread.advance(float('nan'))
+    spread.advance(19.5)  # the clock does not run back
+    assert spread.predict([1e6])[0][0] == pytest.approx(expected(2.0), rel=1e-6)
 
 
 def test_a_lone_outlier_moves_the_price_a_bounded_amount():

@@ -181,6 +181,10 @@ class LinkEstimator:
         self.spread.add(wire_ms / 1e3 / bits, stepped, at_s, probe_latency_ms)
         return stepped
 
+    def advance(self, at_s: float) -> None:
+        """The robot's clock reached ``at_s`` (s): what the link's last transfers said grows older."""
+        self.spread.advance(at_s)
+
     @property
     def budget_bps(self) -> float:
         """The rate a probe sent now is priced at against the probe budget (bit/s; nan before ``known``)."""

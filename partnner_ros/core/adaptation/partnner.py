@@ -89,6 +89,7 @@ class Partnner(Policy):
         """Update the edge, cloud, link and codec estimates from a served frame, and the cloud's from a lost
         one (others are ignored).
         """
+        self.link.advance(r.at_s)
         if r.status == Status.LOST:
             self._timed_out(r)
         if r.status != Status.OK:

@@ -105,6 +105,11 @@ def test_a_probe_is_priced_at_the_latest_rate_between_the_harmonic_and_the_mean_
     # ...or faster, up to its mean rate: a burst is not the link's capacity ((4 x 1 + 4) / 5 Mbit/s)
     assert spread_of([1.0] * 4 + [1.5]).budget_rate() == pytest.approx(1.1 * MBPS)
     assert spread_of([1.0] * 4 + [4.0]).budget_rate() == pytest.approx(1.6 * MBPS)
+    # ...all from the latest 48 transfers: a link that carried 10 Mbit/s a hundred transfers ago and 1 since
+    # is priced at the mean of the latest, (47 x 1 + 1.1) / 48, though the long window holds the fast ones
+    drifted = spread_of([10.0] * 100 + [1.0] * 48 + [1.1])
+    assert drifted.budget_rate() == pytest.approx((47 + 1.1) / 48 * MBPS)
+    assert max(1 / x.value for x in drifted.long) == pytest.approx(10 * MBPS)
 
 
 def test_probe_spend_counts_probes_against_capacity_and_time():

@@ -50,6 +50,7 @@ class RateSpread:
 
     novelty = 2.0  # a regime this far beyond everything the long window holds is a new link
     age_weight = 3.0  # how much faster a regime is taken to end while unmeasured than during a transfer
+    budget_window = 48  # the latest transfers a probe's price is taken from (see budget_rate)
 
     def __init__(self, long_window: int = 200, clip: float = 10.0, error_rate: float = 0.3, clear_gain: float = 4.0,
                  prior_dwell_s: float = 10.0, prior_cv: float = 1.0, prior_samples: float = 4.0):
@@ -111,11 +112,13 @@ class RateSpread:
         again is probed again soon, but no more than the mean rate of the long window, so that a burst
         does not pass for the link's capacity, and no less than its harmonic rate (what it carried over
         the time its transfers took), so that one transfer caught in an outage does not stop the probes
-        that would see the link come back (nan before any sample).
+        that would see the link come back (nan before any sample). Only the latest ``budget_window``
+        transfers count: the budget is a share of what the link carries now, and the long window can
+        reach back minutes (a link whose rate drifted down was probed over budget at its older rates).
         """
         if not self.long:
             return float('nan')
-        values = np.array([x.value for x in self.long])
+        values = np.array([x.value for x in list(self.long)[-self.budget_window:]])
         mean, harmonic = float(np.mean(1.0 / values)), 1.0 / float(np.mean(values))
         return min(max(1.0 / float(values[-1]), harmonic), mean)
 

@@ -62,6 +62,7 @@ class RateSpread:
         self.prior_dwell_s, self.prior_cv, self.prior_samples = prior_dwell_s, prior_cv, prior_samples
         self._clock = 0.0  # when the last sample ended
         self._now = 0.0  # the latest time the robot's frames have reached (see advance)
+        self._stats: dict[str, tuple[float, float, float]] = {}  # moments per memory until the next sample
 
     def add(self, seconds_per_bit: float, stepped: bool, at_s: float | None = None,
             probe_latency_ms: float | None = None) -> None:
@@ -73,8 +74,8 @@ class RateSpread:
         self._now = max(self._now, self._clock)
         sample = Sample(seconds_per_bit, self._clock, probe_latency_ms)
         if self.long:
-            for i, memory in enumerate((self.regime, self.long)):
-                error = math.log(seconds_per_bit / _moments(memory, self.clip)[0]) ** 2
+            for i, memory in enumerate(('regime', 'long')):
+                error = math.log(seconds_per_bit / self._moments(memory)[0]) ** 2
                 self.errors[i] += self.error_rate * (error - self.errors[i])
         if stepped:
             last = self.regime[-1] if self.regime else sample
@@ -89,6 +90,7 @@ class RateSpread:
         else:
             self.regime.append(sample)
         self.long.append(sample)
+        self._stats.clear()
 
     def advance(self, at_s: float) -> None:
         """The robot's clock reached ``at_s`` (a frame's outcome, with or without a transfer): the current
@@ -124,7 +126,7 @@ class RateSpread:
 
     def cv(self) -> float:
         """Coefficient of variation of 1/B per frame over the long window (nan before any sample)."""
-        mean, var, _ = _moments(self.long, self.clip)
+        mean, var, _ = self._moments('long')
         return math.sqrt(var) / mean if self.long else float('nan')
 
     @property
@@ -152,15 +154,25 @@ class RateSpread:
         if not self.long:
             return np.full(bits.shape, np.nan), np.full(bits.shape, np.nan)
         if not self.regimes_last or len(self.regime) >= len(self.long):
-            mean, var, n = _moments(self.regime if self.regimes_last else self.long, self.clip)
+            mean, var, n = self._moments('regime' if self.regimes_last else 'long')
             return np.full(bits.shape, mean), np.full(bits.shape, self._error(mean, var, n))
-        m_r, v_r, n_r = _moments(self.regime, self.clip)
-        m_o, v_o, n_o = _moments(list(self.long)[:-len(self.regime)], self.clip)
+        m_r, v_r, n_r = self._moments('regime')
+        m_o, v_o, n_o = self._moments('others')
         age = self.age_weight * (self._now - self._clock)
         ends = 1.0 - np.exp(-(age + fixed_s + bits * m_r) / self.dwell_s())
         mean = (1 - ends) * m_r + ends * m_o
         error = np.hypot((1 - ends) * self._error(m_r, v_r, n_r), ends * self._error(m_o, v_o, n_o))
         return mean, error
+
+    def _moments(self, memory: str) -> tuple[float, float, float]:
+        """``_moments`` of the current regime, the long window, or the long window's samples before the
+        regime ('others'), computed once per sample: a decision asks for them once per codec.
+        """
+        if memory not in self._stats:
+            samples = {'regime': self.regime, 'long': self.long,
+                       'others': list(self.long)[:len(self.long) - len(self.regime)]}[memory]
+            self._stats[memory] = _moments(samples, self.clip)
+        return self._stats[memory]
 
     def _error(self, mean: float, var: float, n: float) -> float:
         n0 = self.prior_samples

@@ -71,11 +71,11 @@ class RateSpread:
         probe whose frame would have taken that long (None: from a served frame).
         """
         self._clock = self._clock + 1.0 if at_s is None or not math.isfinite(at_s) else at_s
-        self._now = max(self._now, self._clock)
+        self.advance(self._clock)
         sample = Sample(seconds_per_bit, self._clock, probe_latency_ms)
         if self.long:
             for i, memory in enumerate(('regime', 'long')):
-                error = math.log(seconds_per_bit / self._moments(memory)[0]) ** 2
+                error = math.log(seconds_per_bit / self._memory_moments(memory)[0]) ** 2
                 self.errors[i] += self.error_rate * (error - self.errors[i])
         if stepped:
             last = self.regime[-1] if self.regime else sample
@@ -126,7 +126,7 @@ class RateSpread:
 
     def cv(self) -> float:
         """Coefficient of variation of 1/B per frame over the long window (nan before any sample)."""
-        mean, var, _ = self._moments('long')
+        mean, var, _ = self._memory_moments('long')
         return math.sqrt(var) / mean if self.long else float('nan')
 
     @property
@@ -154,17 +154,17 @@ class RateSpread:
         if not self.long:
             return np.full(bits.shape, np.nan), np.full(bits.shape, np.nan)
         if not self.regimes_last or len(self.regime) >= len(self.long):
-            mean, var, n = self._moments('regime' if self.regimes_last else 'long')
+            mean, var, n = self._memory_moments('regime' if self.regimes_last else 'long')
             return np.full(bits.shape, mean), np.full(bits.shape, self._error(mean, var, n))
-        m_r, v_r, n_r = self._moments('regime')
-        m_o, v_o, n_o = self._moments('others')
+        m_r, v_r, n_r = self._memory_moments('regime')
+        m_o, v_o, n_o = self._memory_moments('others')
         age = self.age_weight * (self._now - self._clock)
         ends = 1.0 - np.exp(-(age + fixed_s + bits * m_r) / self.dwell_s())
         mean = (1 - ends) * m_r + ends * m_o
         error = np.hypot((1 - ends) * self._error(m_r, v_r, n_r), ends * self._error(m_o, v_o, n_o))
         return mean, error
 
-    def _moments(self, memory: str) -> tuple[float, float, float]:
+    def _memory_moments(self, memory: str) -> tuple[float, float, float]:
         """``_moments`` of the current regime, the long window, or the long window's samples before the
         regime ('others'), computed once per sample: a decision asks for them once per codec.
         """
